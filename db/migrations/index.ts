@@ -1,0 +1,13 @@
+/**
+ * Every migration, in a static record. Kysely's FileMigrationProvider reads
+ * the folder at run time and fails under vitest (`Unknown file extension
+ * ".ts"`); imports work everywhere. Add each new migration here.
+ */
+import type { Migration } from 'kysely';
+import * as usersAndSessions from './2026-11-24T1200-users-and-sessions.js';
+import * as properties from './2026-11-24T1210-properties.js';
+
+export const migrations: Record<string, Migration> = {
+  '2026-11-24T1200-users-and-sessions': usersAndSessions,
+  '2026-11-24T1210-properties': properties,
+};

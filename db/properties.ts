@@ -1,0 +1,136 @@
+/**
+ * Queries on properties, including the search behind listProperties. Filters are
+ * answered by indexed SQL (see the properties migration), never by scanning in JS.
+ */
+import { sql, type Expression, type Insertable, type RawBuilder, type Selectable, type SqlBool, type Updateable } from 'kysely';
+import type { Db, Tx } from './index.js';
+import type { Properties } from '../generated/db.js';
+
+export type PropertyRow = Selectable<Properties>;
+export type PropertySearchRow = PropertyRow & { distance_km: number | null };
+
+export async function insertProperty(db: Db | Tx, row: Insertable<Properties>): Promise<PropertyRow> {
+  return db.insertInto('properties').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+/** A listed (not deleted) property by id. */
+export async function findPropertyById(db: Db | Tx, id: string): Promise<PropertyRow | undefined> {
+  return db.selectFrom('properties').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+export async function updateProperty(db: Db | Tx, id: string, changes: Updateable<Properties>): Promise<PropertyRow | undefined> {
+  return db.updateTable('properties').set(changes).where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
+}
+
+export async function withdrawProperty(db: Db | Tx, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable('properties')
+    .set({ deleted_at: new Date() })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+export type PropertySort = 'price_asc' | 'price_desc' | 'rating' | 'newest' | 'distance';
+
+export interface PropertySearch {
+  city?: string;
+  country?: string;
+  guests?: number;
+  minPrice?: number;
+  maxPrice?: number;
+  amenities?: string[];
+  near?: { latitude: number; longitude: number; radiusKm: number };
+  sort: PropertySort;
+  /** The sort key and id of the last row of the previous page. */
+  after?: [number | string, string];
+  limit: number;
+}
+
+const EARTH_RADIUS_KM = 6371;
+
+/** Great-circle distance in km from a point to each property (haversine). */
+function distanceKm(latitude: number, longitude: number): RawBuilder<number> {
+  return sql<number>`(${EARTH_RADIUS_KM} * 2 * asin(sqrt(
+    power(sin(radians(latitude - ${latitude}) / 2), 2) +
+    cos(radians(${latitude})) * cos(radians(latitude)) * power(sin(radians(longitude - ${longitude}) / 2), 2)
+  )))`;
+}
+
+/** Average rating used for sorting; listings without reviews sort last. */
+const ratingKey = sql<number>`(case when review_count > 0 then rating_sum::float8 / review_count else 0 end)`;
+
+/** The sort key of each order, with its direction; ties are broken by id in the same direction. */
+function sortKey(search: PropertySearch): { key: Expression<unknown>; direction: 'asc' | 'desc' } {
+  switch (search.sort) {
+    case 'price_asc':
+      return { key: sql`price_per_night`, direction: 'asc' };
+    case 'price_desc':
+      return { key: sql`price_per_night`, direction: 'desc' };
+    case 'rating':
+      return { key: ratingKey, direction: 'desc' };
+    case 'distance':
+      if (!search.near) throw new Error('sort=distance needs near');
+      return { key: distanceKm(search.near.latitude, search.near.longitude), direction: 'asc' };
+    case 'newest':
+      return { key: sql`created_at`, direction: 'desc' };
+  }
+}
+
+export async function searchProperties(db: Db, search: PropertySearch): Promise<PropertySearchRow[]> {
+  const { key, direction } = sortKey(search);
+  const near = search.near;
+  let query = db
+    .selectFrom('properties')
+    .selectAll()
+    .select(near ? distanceKm(near.latitude, near.longitude).as('distance_km') : sql<null>`null`.as('distance_km'))
+    .where('deleted_at', 'is', null);
+
+  if (search.city) query = query.where(sql<SqlBool>`lower(city) = ${search.city.toLowerCase()}`);
+  if (search.country) query = query.where('country', '=', search.country);
+  if (search.guests !== undefined) query = query.where('max_guests', '>=', search.guests);
+  if (search.minPrice !== undefined) query = query.where('price_per_night', '>=', search.minPrice);
+  if (search.maxPrice !== undefined) query = query.where('price_per_night', '<=', search.maxPrice);
+  if (search.amenities && search.amenities.length > 0) {
+    query = query.where(sql<SqlBool>`amenities @> ${sql.val(search.amenities)}::text[]`);
+  }
+  if (near) {
+    // A bounding box first, so the (latitude, longitude) index narrows the rows the
+    // exact distance is computed for.
+    const latDelta = near.radiusKm / 111.0;
+    query = query.where('latitude', '>=', near.latitude - latDelta).where('latitude', '<=', near.latitude + latDelta);
+    const cosLat = Math.cos((near.latitude * Math.PI) / 180);
+    const lngDelta = cosLat > 0.01 ? near.radiusKm / (111.32 * cosLat) : 360;
+    if (near.longitude - lngDelta > -180 && near.longitude + lngDelta < 180) {
+      query = query.where('longitude', '>=', near.longitude - lngDelta).where('longitude', '<=', near.longitude + lngDelta);
+    }
+    query = query.where(sql<SqlBool>`${distanceKm(near.latitude, near.longitude)} <= ${near.radiusKm}`);
+  }
+  if (search.after) {
+    const [afterKey, afterId] = search.after;
+    const value = search.sort === 'newest' ? new Date(afterKey) : afterKey;
+    const op = direction === 'asc' ? sql`>` : sql`<`;
+    query = query.where(sql<SqlBool>`(${key}, id) ${op} (${value}, ${afterId})`);
+  }
+  return query
+    .orderBy(key, direction)
+    .orderBy('id', direction)
+    .limit(search.limit + 1)
+    .execute() as Promise<PropertySearchRow[]>;
+}
+
+/** The value of the sort key of a row, as the cursor keeps it. */
+export function sortValueOf(row: PropertySearchRow, sort: PropertySort): number | string {
+  switch (sort) {
+    case 'price_asc':
+    case 'price_desc':
+      return row.price_per_night;
+    case 'rating':
+      return row.review_count > 0 ? row.rating_sum / row.review_count : 0;
+    case 'distance':
+      return row.distance_km ?? 0;
+    case 'newest':
+      return row.created_at.toISOString();
+  }
+}

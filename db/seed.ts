@@ -1,0 +1,311 @@
+/**
+ * Demo data for a fresh database: the demo sign-ins of API.md, a second host,
+ * and listings in several cities; optionally many generated listings for
+ * benchmarks. Only ever called when asked (first embedded start, db:seed).
+ */
+import { argon2id, hash } from 'argon2';
+import type { Insertable } from 'kysely';
+import type { Properties } from '../generated/db.js';
+import type { Db, Tx } from './index.js';
+
+export const DEMO_PASSWORD = 'demo-password';
+
+export const DEMO_USERS = [
+  { email: 'host@example.com', role: 'host', name: 'Hana Host', bio: 'Lisbon local, hosting since 2015.' },
+  { email: 'guest@example.com', role: 'guest', name: 'Gabriel Guest', bio: null },
+  { email: 'admin@example.com', role: 'admin', name: 'Ada Admin', bio: null },
+  { email: 'host2@example.com', role: 'host', name: 'Hugo Host', bio: 'Apartments in Paris, Berlin and Kyoto.' },
+] as const;
+
+/** Owner of the generated benchmark listings, so they can be counted and topped up. */
+const BENCH_HOST = { email: 'bench-host@example.com', role: 'host', name: 'Bench Host', bio: null } as const;
+
+export interface SeedOptions {
+  /** Make sure this many generated listings exist (for benchmarks). */
+  extraProperties?: number;
+}
+
+export interface SeedResult {
+  /** Whether the demo users and listings were inserted by this call. */
+  created: boolean;
+  /** How many generated listings this call added. */
+  extraPropertiesCreated: number;
+}
+
+/**
+ * Inserts the demo data in one transaction. Idempotent: when host@example.com
+ * exists the demo data is left alone ({ created: false }). Generated listings
+ * are topped up to `extraProperties`, with the same deterministic data each time.
+ */
+export async function seedDemoData(db: Db, options: SeedOptions = {}): Promise<SeedResult> {
+  const wanted = options.extraProperties ?? 0;
+  if (!Number.isSafeInteger(wanted) || wanted < 0) {
+    throw new Error(`extraProperties must be a non-negative integer, got ${wanted}`);
+  }
+  // Hash before the transaction: argon2 is deliberately slow.
+  const passwordHash = await hash(DEMO_PASSWORD, { type: argon2id });
+
+  return db.transaction().execute(async (trx) => {
+    const existing = await trx
+      .selectFrom('users')
+      .select('id')
+      // lower(email) is what the unique index users_email_lower_key covers.
+      .where((eb) => eb.fn<string>('lower', ['email']), '=', 'host@example.com')
+      .executeTakeFirst();
+    const created = existing === undefined;
+    if (created) await insertDemoData(trx, passwordHash);
+    const extraPropertiesCreated = wanted > 0 ? await topUpGeneratedProperties(trx, wanted, passwordHash) : 0;
+    return { created, extraPropertiesCreated };
+  });
+}
+
+async function insertDemoData(trx: Tx, passwordHash: string): Promise<void> {
+  const users = await trx
+    .insertInto('users')
+    .values(DEMO_USERS.map((user) => ({ ...user, password_hash: passwordHash })))
+    .returning(['id', 'email'])
+    .execute();
+  const idOf = (email: string): string => {
+    const user = users.find((row) => row.email === email);
+    if (!user) throw new Error(`demo user ${email} was not inserted`);
+    return user.id;
+  };
+  const hana = idOf('host@example.com');
+  const hugo = idOf('host2@example.com');
+  const now = Date.now();
+  await trx
+    .insertInto('properties')
+    .values(
+      DEMO_PROPERTIES.map(({ host, ...listing }, index) => ({
+        ...listing,
+        host_id: host === 'hana' ? hana : hugo,
+        photos: photos(listing.name, 3),
+        // Staggered, so "newest" has a visible order.
+        created_at: new Date(now - (DEMO_PROPERTIES.length - index) * 86_400_000),
+      })),
+    )
+    .execute();
+}
+
+type DemoProperty = Omit<Insertable<Properties>, 'host_id' | 'photos'> & { host: 'hana' | 'hugo' };
+
+const DEMO_PROPERTIES: DemoProperty[] = [
+  {
+    host: 'hana',
+    name: 'Sunlit Alfama apartment with river view',
+    description: 'Two bedrooms on the top floor of a tiled 19th-century building, a balcony over the Tagus and the 28 tram at the door.',
+    city: 'Lisbon', country: 'PT', latitude: 38.7114, longitude: -9.13,
+    price_per_night: 9500, currency: 'EUR', cleaning_fee: 3000, max_guests: 4, bedrooms: 2,
+    amenities: ['wifi', 'kitchen', 'washer', 'heating', 'workspace'],
+    cancellation_policy: 'moderate', min_nights: 2, max_nights: 30,
+  },
+  {
+    host: 'hana',
+    name: 'Príncipe Real loft',
+    description: 'An open-plan loft with high ceilings near the Príncipe Real garden, bakeries and antique shops.',
+    city: 'Lisbon', country: 'PT', latitude: 38.7166, longitude: -9.149,
+    price_per_night: 14000, currency: 'EUR', cleaning_fee: 4000, max_guests: 2, bedrooms: 1,
+    amenities: ['wifi', 'kitchen', 'air_conditioning', 'tv', 'elevator'],
+    cancellation_policy: 'flexible', min_nights: 1,
+  },
+  {
+    host: 'hana',
+    name: 'Ribeira townhouse by the Douro',
+    description: 'A narrow three-storey townhouse on the riverfront, a short walk from the Dom Luís I bridge and the port cellars.',
+    city: 'Porto', country: 'PT', latitude: 41.1407, longitude: -8.613,
+    price_per_night: 11000, currency: 'EUR', cleaning_fee: 3500, max_guests: 6, bedrooms: 3,
+    amenities: ['wifi', 'kitchen', 'washer', 'dryer', 'heating', 'crib'],
+    cancellation_policy: 'strict', min_nights: 3, max_nights: 60,
+  },
+  {
+    host: 'hugo',
+    name: 'Le Marais studio',
+    description: 'A quiet courtyard studio in the Marais, close to the Place des Vosges and the Picasso museum.',
+    city: 'Paris', country: 'FR', latitude: 48.8579, longitude: 2.359,
+    price_per_night: 16500, currency: 'EUR', cleaning_fee: 5000, max_guests: 2, bedrooms: 0,
+    amenities: ['wifi', 'kitchen', 'heating', 'tv'],
+    cancellation_policy: 'moderate', min_nights: 2,
+  },
+  {
+    host: 'hugo',
+    name: 'Montmartre family flat',
+    description: 'Three bedrooms below the Sacré-Cœur with a view over the rooftops, cot and high chair on request.',
+    city: 'Paris', country: 'FR', latitude: 48.8867, longitude: 2.3431,
+    price_per_night: 21000, currency: 'EUR', cleaning_fee: 6000, max_guests: 6, bedrooms: 3,
+    amenities: ['wifi', 'kitchen', 'washer', 'dryer', 'heating', 'crib', 'elevator'],
+    cancellation_policy: 'strict', min_nights: 3, max_nights: 28,
+  },
+  {
+    host: 'hugo',
+    name: 'Kreuzberg canal-side flat',
+    description: 'Bright Altbau flat on the Landwehr canal with bikes to borrow, near the Markthalle Neun.',
+    city: 'Berlin', country: 'DE', latitude: 52.496, longitude: 13.419,
+    price_per_night: 8900, currency: 'EUR', cleaning_fee: 2500, max_guests: 3, bedrooms: 1,
+    amenities: ['wifi', 'kitchen', 'washer', 'heating', 'workspace', 'pets_allowed'],
+    cancellation_policy: 'flexible', min_nights: 2, max_nights: 90,
+  },
+  {
+    host: 'hana',
+    name: 'Gràcia terrace apartment',
+    description: 'A sunny roof terrace in the village streets of Gràcia, ten minutes from the Sagrada Família.',
+    city: 'Barcelona', country: 'ES', latitude: 41.4036, longitude: 2.156,
+    price_per_night: 12500, currency: 'EUR', cleaning_fee: 4500, max_guests: 4, bedrooms: 2,
+    amenities: ['wifi', 'kitchen', 'air_conditioning', 'washer', 'bbq_grill'],
+    cancellation_policy: 'moderate', min_nights: 2,
+  },
+  {
+    host: 'hana',
+    name: 'Barceloneta beach studio',
+    description: 'A compact studio one street back from the beach, with a rain shower and a breakfast bar.',
+    city: 'Barcelona', country: 'ES', latitude: 41.3784, longitude: 2.1925,
+    price_per_night: 9900, currency: 'EUR', cleaning_fee: 3000, max_guests: 2, bedrooms: 0,
+    amenities: ['wifi', 'air_conditioning', 'beach_access', 'tv'],
+    cancellation_policy: 'flexible', min_nights: 1, max_nights: 14,
+  },
+  {
+    host: 'hana',
+    name: 'West Village brownstone',
+    description: 'The parlour floor of a classic brownstone on a tree-lined street, with a working fireplace.',
+    city: 'New York', country: 'US', latitude: 40.7359, longitude: -74.0036,
+    price_per_night: 32000, currency: 'USD', cleaning_fee: 12000, max_guests: 4, bedrooms: 2,
+    amenities: ['wifi', 'kitchen', 'heating', 'air_conditioning', 'fireplace', 'workspace'],
+    cancellation_policy: 'strict', min_nights: 3, max_nights: 30,
+  },
+  {
+    host: 'hugo',
+    name: 'Machiya townhouse in Higashiyama',
+    description: 'A restored wooden machiya with tatami rooms and a small garden, walking distance to Kiyomizu-dera.',
+    city: 'Kyoto', country: 'JP', latitude: 34.9985, longitude: 135.778,
+    // JPY has no minor unit: 28000 is ¥28,000.
+    price_per_night: 28000, currency: 'JPY', cleaning_fee: 5000, max_guests: 4, bedrooms: 2,
+    amenities: ['wifi', 'kitchen', 'heating', 'air_conditioning', 'washer'],
+    cancellation_policy: 'moderate', min_nights: 2,
+  },
+  {
+    host: 'hugo',
+    name: 'Notting Hill mews house',
+    description: 'A cobbled-mews cottage off Portobello Road with a skylit kitchen and a private garage.',
+    city: 'London', country: 'GB', latitude: 51.5139, longitude: -0.205,
+    price_per_night: 24000, currency: 'GBP', cleaning_fee: 8000, max_guests: 5, bedrooms: 2,
+    amenities: ['wifi', 'kitchen', 'washer', 'dryer', 'heating', 'parking', 'ev_charger'],
+    cancellation_policy: 'strict', min_nights: 2, max_nights: 30,
+  },
+  {
+    host: 'hana',
+    name: 'Lakeside flat in Zurich',
+    description: 'A calm two-room flat by the lake promenade in Seefeld, with a gym and sauna in the building.',
+    city: 'Zurich', country: 'CH', latitude: 47.3553, longitude: 8.5502,
+    price_per_night: 19000, currency: 'CHF', cleaning_fee: 6000, max_guests: 3, bedrooms: 1,
+    amenities: ['wifi', 'kitchen', 'heating', 'gym', 'elevator', 'wheelchair_accessible'],
+    cancellation_policy: 'moderate', min_nights: 2,
+  },
+];
+
+function slug(text: string): string {
+  return text
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+function photos(name: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `https://images.example.com/properties/${slug(name)}/${i + 1}.jpg`);
+}
+
+// Generated listings ----------------------------------------------------------
+
+const BATCH_SIZE = 500;
+
+const CITIES = [
+  { city: 'Lisbon', country: 'PT', latitude: 38.7223, longitude: -9.1393, currency: 'EUR', scale: 1 },
+  { city: 'Porto', country: 'PT', latitude: 41.1579, longitude: -8.6291, currency: 'EUR', scale: 1 },
+  { city: 'Paris', country: 'FR', latitude: 48.8566, longitude: 2.3522, currency: 'EUR', scale: 1 },
+  { city: 'Berlin', country: 'DE', latitude: 52.52, longitude: 13.405, currency: 'EUR', scale: 1 },
+  { city: 'Barcelona', country: 'ES', latitude: 41.3874, longitude: 2.1686, currency: 'EUR', scale: 1 },
+  { city: 'London', country: 'GB', latitude: 51.5072, longitude: -0.1276, currency: 'GBP', scale: 1 },
+  { city: 'New York', country: 'US', latitude: 40.7128, longitude: -74.006, currency: 'USD', scale: 1 },
+  { city: 'Toronto', country: 'CA', latitude: 43.6532, longitude: -79.3832, currency: 'CAD', scale: 1 },
+  { city: 'Sydney', country: 'AU', latitude: -33.8688, longitude: 151.2093, currency: 'AUD', scale: 1 },
+  { city: 'Kyoto', country: 'JP', latitude: 35.0116, longitude: 135.7681, currency: 'JPY', scale: 1.5 },
+  { city: 'Stockholm', country: 'SE', latitude: 59.3293, longitude: 18.0686, currency: 'SEK', scale: 10 },
+  { city: 'Copenhagen', country: 'DK', latitude: 55.6761, longitude: 12.5683, currency: 'DKK', scale: 7 },
+] as const;
+
+const AMENITIES = [
+  'wifi', 'kitchen', 'washer', 'dryer', 'air_conditioning', 'heating', 'tv', 'parking', 'pool', 'hot_tub',
+  'gym', 'workspace', 'fireplace', 'pets_allowed', 'wheelchair_accessible', 'elevator', 'bbq_grill',
+  'beach_access', 'ev_charger', 'crib',
+] as const;
+
+const KINDS = ['studio', 'apartment', 'loft', 'townhouse', 'flat', 'cottage', 'penthouse'] as const;
+const ADJECTIVES = ['Bright', 'Quiet', 'Cosy', 'Spacious', 'Modern', 'Historic', 'Sunny', 'Charming'] as const;
+const POLICIES = ['flexible', 'moderate', 'strict'] as const;
+
+/** mulberry32: a tiny seeded PRNG, so listing i is the same on every run. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function pick<T>(rand: () => number, items: readonly T[]): T {
+  return items[Math.floor(rand() * items.length)] as T;
+}
+
+function generatedProperty(index: number, hostId: string): Insertable<Properties> {
+  const rand = random(index + 1);
+  const place = pick(rand, CITIES);
+  const kind = pick(rand, KINDS);
+  const bedrooms = kind === 'studio' ? 0 : 1 + Math.floor(rand() * 4);
+  const minNights = 1 + Math.floor(rand() * 3);
+  const amenities = AMENITIES.filter((amenity) => amenity === 'wifi' || rand() < 0.3);
+  const name = `${pick(rand, ADJECTIVES)} ${kind} in ${place.city} #${index + 1}`;
+  return {
+    host_id: hostId,
+    name,
+    description: `A ${kind} with ${bedrooms === 0 ? 'an open-plan room' : `${bedrooms} bedroom${bedrooms > 1 ? 's' : ''}`} in ${place.city}. Generated for benchmarks.`,
+    city: place.city,
+    country: place.country,
+    // Within roughly 10 km of the centre.
+    latitude: Math.round((place.latitude + (rand() - 0.5) * 0.18) * 1e6) / 1e6,
+    longitude: Math.round((place.longitude + (rand() - 0.5) * 0.24) * 1e6) / 1e6,
+    price_per_night: Math.round((5000 + rand() * 30000) * place.scale / 100) * 100,
+    currency: place.currency,
+    cleaning_fee: Math.round(rand() * 80) * 100,
+    max_guests: Math.max(1, bedrooms * 2 + Math.floor(rand() * 2)),
+    bedrooms,
+    amenities,
+    photos: photos(name, 1 + Math.floor(rand() * 4)),
+    cancellation_policy: pick(rand, POLICIES),
+    min_nights: minNights,
+    max_nights: minNights + 29 + Math.floor(rand() * 60),
+    created_at: new Date(Date.UTC(2025, 0, 1) + index * 60_000),
+  };
+}
+
+async function topUpGeneratedProperties(trx: Tx, wanted: number, passwordHash: string): Promise<number> {
+  let host = await trx.selectFrom('users').select('id').where('email', '=', BENCH_HOST.email).executeTakeFirst();
+  host ??= await trx
+    .insertInto('users')
+    .values({ ...BENCH_HOST, password_hash: passwordHash })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const { count } = await trx
+    .selectFrom('properties')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('count'))
+    .where('host_id', '=', host.id)
+    .executeTakeFirstOrThrow();
+  for (let start = count; start < wanted; start += BATCH_SIZE) {
+    const end = Math.min(start + BATCH_SIZE, wanted);
+    const rows = Array.from({ length: end - start }, (_, i) => generatedProperty(start + i, host.id));
+    await trx.insertInto('properties').values(rows).execute();
+  }
+  return Math.max(0, wanted - count);
+}
