@@ -1,0 +1,16 @@
+/**
+ * Every operation of the spec, keyed by operationId. The `Handlers` type makes a
+ * missing operation a compile error; server/api.ts refuses to start on one too.
+ */
+import type { Handlers } from '../server/operations.js';
+import { authHandlers } from './auth.js';
+import { pendingHandlers } from './pending.js';
+import { propertyHandlers } from './properties.js';
+import { userHandlers } from './users.js';
+
+export const handlers: Handlers = {
+  ...userHandlers,
+  ...authHandlers,
+  ...propertyHandlers,
+  ...pendingHandlers,
+};

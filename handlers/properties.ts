@@ -1,0 +1,140 @@
+/**
+ * Properties: listings owned by hosts, and the search guests use to find them.
+ * Only the owning host or an admin changes a listing.
+ */
+import {
+  findPropertyById,
+  insertProperty,
+  searchProperties,
+  sortValueOf,
+  updateProperty,
+  withdrawProperty,
+  type PropertyRow,
+  type PropertySearchRow,
+} from '../db/properties.js';
+import type { Property } from '../generated/client/types.gen.js';
+import { isAdmin, type AuthUser } from '../server/auth.js';
+import { ApiError, type FieldError } from '../server/errors.js';
+import { caller, type ResourceHandlers } from '../server/operations.js';
+import { decodeCursor, page } from '../server/pagination.js';
+import type { Db } from '../db/index.js';
+
+export function propertyRowToProperty(row: PropertyRow & { distance_km?: number | null }): Property {
+  return {
+    id: row.id,
+    host_id: row.host_id,
+    name: row.name,
+    description: row.description,
+    city: row.city,
+    country: row.country,
+    latitude: row.latitude,
+    longitude: row.longitude,
+    price_per_night: row.price_per_night,
+    currency: row.currency as Property['currency'],
+    cleaning_fee: row.cleaning_fee,
+    max_guests: row.max_guests,
+    bedrooms: row.bedrooms,
+    amenities: row.amenities as Property['amenities'],
+    photos: row.photos,
+    cancellation_policy: row.cancellation_policy as Property['cancellation_policy'],
+    min_nights: row.min_nights,
+    max_nights: row.max_nights,
+    // Kept as integers in the database; the average is rounded to two decimals only here.
+    rating_average: row.review_count > 0 ? Math.round((row.rating_sum * 100) / row.review_count) / 100 : null,
+    review_count: row.review_count,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    ...(row.distance_km != null ? { distance_km: Math.round(row.distance_km * 1000) / 1000 } : {}),
+  };
+}
+
+/** The listing a host or admin means to change: 404 if it is not listed, 403 if it is not theirs. */
+async function ownListing(db: Db, auth: AuthUser, propertyId: string): Promise<PropertyRow> {
+  const row = await findPropertyById(db, propertyId);
+  if (!row) throw new ApiError('not_found', 'No such property.');
+  if (row.host_id !== auth.id && !isAdmin(auth)) throw new ApiError('forbidden', 'Only the listing\'s host or an admin may change it.');
+  return row;
+}
+
+function assertNightLimits(minNights: number, maxNights: number): void {
+  if (minNights > maxNights) {
+    throw new ApiError('validation_failed', 'min_nights cannot be more than max_nights.', [
+      { path: 'body.max_nights', message: `must be at least min_nights (${minNights})` },
+    ]);
+  }
+}
+
+/** "lat,lng" as the spec's pattern admits it, checked for range. */
+function parseNear(near: string): { latitude: number; longitude: number } {
+  const [latitude, longitude] = near.split(',').map(Number) as [number, number];
+  if (!(Math.abs(latitude) <= 90) || !(Math.abs(longitude) <= 180)) {
+    throw new ApiError('validation_failed', 'near must be "latitude,longitude" within -90..90 and -180..180.', [
+      { path: 'query.near', message: 'latitude must be within -90..90 and longitude within -180..180' },
+    ]);
+  }
+  return { latitude, longitude };
+}
+
+export const propertyHandlers: ResourceHandlers<
+  'listProperties' | 'createProperty' | 'getProperty' | 'updateProperty' | 'deleteProperty'
+> = {
+  async listProperties({ query }, ctx) {
+    const problems: FieldError[] = [];
+    if (query.check_in !== undefined || query.check_out !== undefined) {
+      throw new ApiError('not_implemented', 'Searching by check_in and check_out arrives with bookings.');
+    }
+    if (query.min_price !== undefined && query.max_price !== undefined && query.min_price > query.max_price) {
+      problems.push({ path: 'query.max_price', message: 'must not be less than min_price' });
+    }
+    const sort = query.sort ?? 'newest';
+    if (!query.near && sort === 'distance') problems.push({ path: 'query.near', message: 'is required to sort by distance' });
+    if (problems.length > 0) throw new ApiError('validation_failed', problems.map((p) => `${p.path} ${p.message}`).join('; ') + '.', problems);
+
+    const limit = query.limit ?? 20;
+    const after = decodeCursor(query.cursor, [sort === 'newest' ? 'string' : 'number', 'string']);
+    const rows = await searchProperties(ctx.deps.db, {
+      city: query.city,
+      country: query.country,
+      guests: query.guests,
+      minPrice: query.min_price,
+      maxPrice: query.max_price,
+      amenities: query.amenities,
+      near: query.near ? { ...parseNear(query.near), radiusKm: query.radius_km ?? 25 } : undefined,
+      sort,
+      after: after as [number | string, string] | undefined,
+      limit,
+    });
+    return {
+      status: 200,
+      body: page(rows, limit, propertyRowToProperty, (row: PropertySearchRow) => [sortValueOf(row, sort), row.id]),
+    };
+  },
+
+  async createProperty({ body }, ctx) {
+    const auth = caller(ctx);
+    if (auth.role === 'guest') throw new ApiError('forbidden', 'Only hosts and admins may list properties.');
+    assertNightLimits(body.min_nights ?? 1, body.max_nights ?? 365);
+    const row = await insertProperty(ctx.deps.db, { ...body, host_id: auth.id });
+    return { status: 201, body: propertyRowToProperty(row), headers: { Location: `/properties/${row.id}` } };
+  },
+
+  async getProperty({ path }, ctx) {
+    const row = await findPropertyById(ctx.deps.db, path.property_id);
+    if (!row) throw new ApiError('not_found', 'No such property.');
+    return { status: 200, body: propertyRowToProperty(row) };
+  },
+
+  async updateProperty({ path, body }, ctx) {
+    const current = await ownListing(ctx.deps.db, caller(ctx), path.property_id);
+    assertNightLimits(body.min_nights ?? current.min_nights, body.max_nights ?? current.max_nights);
+    const row = await updateProperty(ctx.deps.db, current.id, body);
+    if (!row) throw new ApiError('not_found', 'No such property.');
+    return { status: 200, body: propertyRowToProperty(row) };
+  },
+
+  async deleteProperty({ path }, ctx) {
+    const current = await ownListing(ctx.deps.db, caller(ctx), path.property_id);
+    if (!(await withdrawProperty(ctx.deps.db, current.id))) throw new ApiError('not_found', 'No such property.');
+    return { status: 204 };
+  },
+};

@@ -1,0 +1,133 @@
+/**
+ * Users: sign-up, profiles, and account removal. Public profiles hide email and
+ * phone from everyone but the user themself and admins.
+ */
+import argon2 from 'argon2';
+import { anonymizeUser, findUserById, insertUser, listUsers, updateUser, type UserRow } from '../db/users.js';
+import type { User } from '../generated/client/types.gen.js';
+import { isAdmin, type AuthUser } from '../server/auth.js';
+import { ApiError } from '../server/errors.js';
+import { caller, type ResourceHandlers } from '../server/operations.js';
+import { decodeCursor, page } from '../server/pagination.js';
+
+/** argon2id with the library's defaults (64 MiB, 3 passes): memory-hard, per the contract. */
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, { type: argon2.argon2id });
+}
+
+export function userRowToUser(row: UserRow, viewer: AuthUser | null): User {
+  const user: User = {
+    id: row.id,
+    role: row.role as User['role'],
+    name: row.name,
+    bio: row.bio,
+    avatar_url: row.avatar_url,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+  if (viewer && (viewer.id === row.id || isAdmin(viewer))) {
+    user.email = row.email ?? undefined;
+    user.phone = row.phone;
+  }
+  return user;
+}
+
+/** The target of a self-or-admin operation, or the refusal: 404 if it does not exist, 403 if not yours. */
+async function ownAccount(db: Parameters<typeof findUserById>[0], auth: AuthUser, userId: string): Promise<UserRow> {
+  const row = await findUserById(db, userId);
+  if (!row) throw new ApiError('not_found', 'No such user.');
+  if (row.id !== auth.id && !isAdmin(auth)) throw new ApiError('forbidden', 'Only the user themself or an admin may do this.');
+  return row;
+}
+
+export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getUser' | 'getCurrentUser' | 'updateUser' | 'deleteUser'> = {
+  async registerUser({ body }, { deps }) {
+    const row = await insertUser(deps.db, {
+      email: body.email.toLowerCase(),
+      password_hash: await hashPassword(body.password),
+      role: body.role ?? 'guest',
+      name: body.name,
+      phone: body.phone ?? null,
+      bio: body.bio ?? null,
+      avatar_url: body.avatar_url ?? null,
+    });
+    const self: AuthUser = { id: row.id, role: row.role as AuthUser['role'], token: '' };
+    return { status: 201, body: userRowToUser(row, self), headers: { Location: `/users/${row.id}` } };
+  },
+
+  async listUsers({ query }, ctx) {
+    if (!isAdmin(caller(ctx))) throw new ApiError('forbidden', 'Only admins may list users.');
+    const limit = query.limit ?? 20;
+    const after = decodeCursor(query.cursor, ['string', 'string']);
+    const rows = await listUsers(ctx.deps.db, {
+      role: query.role,
+      after: after ? { createdAt: after[0] as string, id: after[1] as string } : undefined,
+      limit,
+    });
+    return {
+      status: 200,
+      body: page(rows, limit, (row) => userRowToUser(row, ctx.auth), (row) => [row.created_at.toISOString(), row.id]),
+    };
+  },
+
+  async getUser({ path }, ctx) {
+    const row = await findUserById(ctx.deps.db, path.user_id);
+    if (!row) throw new ApiError('not_found', 'No such user.');
+    return { status: 200, body: userRowToUser(row, ctx.auth) };
+  },
+
+  async getCurrentUser(_input, ctx) {
+    const auth = caller(ctx);
+    const row = await findUserById(ctx.deps.db, auth.id);
+    if (!row) throw new ApiError('unauthenticated', 'The account of this token no longer exists.');
+    return { status: 200, body: userRowToUser(row, auth) };
+  },
+
+  async updateUser({ path, body }, ctx) {
+    const auth = caller(ctx);
+    const { db, sessions } = ctx.deps;
+    const target = await ownAccount(db, auth, path.user_id);
+    const { password, current_password, email, ...profile } = body;
+
+    if (current_password !== undefined && password === undefined) {
+      throw new ApiError('validation_failed', 'current_password is only used together with password.', [
+        { path: 'body.password', message: 'is required when current_password is given' },
+      ]);
+    }
+    let passwordHash: string | undefined;
+    if (password !== undefined) {
+      // Admins may reset another user's password; everyone proves they know their own.
+      if (target.id === auth.id) {
+        if (current_password === undefined) {
+          throw new ApiError('validation_failed', 'Changing your password needs your current password.', [
+            { path: 'body.current_password', message: 'is required to change the password' },
+          ]);
+        }
+        if (!target.password_hash || !(await argon2.verify(target.password_hash, current_password))) {
+          throw new ApiError('current_password_incorrect');
+        }
+      }
+      passwordHash = await hashPassword(password);
+    }
+
+    const row = await updateUser(db, target.id, {
+      ...profile,
+      ...(email !== undefined ? { email: email.toLowerCase() } : {}),
+      ...(passwordHash !== undefined ? { password_hash: passwordHash } : {}),
+    });
+    if (!row) throw new ApiError('not_found', 'No such user.');
+    // A new password ends every other session of the account: a stolen token stops working.
+    if (passwordHash !== undefined) await sessions.revokeAllForUser(target.id, target.id === auth.id ? auth.token : undefined);
+    return { status: 200, body: userRowToUser(row, auth) };
+  },
+
+  async deleteUser({ path }, ctx) {
+    const auth = caller(ctx);
+    const { db, sessions } = ctx.deps;
+    const target = await ownAccount(db, auth, path.user_id);
+    const removed = await db.transaction().execute((trx) => anonymizeUser(trx, target.id));
+    if (!removed) throw new ApiError('not_found', 'No such user.');
+    await sessions.revokeAllForUser(target.id);
+    return { status: 204 };
+  },
+};

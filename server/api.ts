@@ -1,0 +1,189 @@
+/**
+ * The REST API as openapi-backend runs it: routing, request validation and auth
+ * come from spec/openapi.yaml; each operation dispatches to its handler by
+ * operationId; one post-response step adds ETags and, in development and test,
+ * checks every response against the spec. Errors are thrown as ApiError and turned
+ * into problem details by the Koa error middleware (app.ts), the one place that does.
+ */
+import { createHash } from 'node:crypto';
+import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
+import addFormats from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
+import { authenticate, type AuthUser } from './auth.js';
+import { ApiError, type FieldError } from './errors.js';
+import type { Deps, Handlers, OperationInput } from './operations.js';
+
+export interface DispatchRequest {
+  method: string;
+  path: string;
+  query: Record<string, string | string[]>;
+  headers: Record<string, string | string[]>;
+  body: unknown;
+}
+
+export interface DispatchResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Per-request state handed through openapi-backend to our handlers. */
+interface RequestState {
+  requestId: string;
+  auth: AuthUser | null;
+}
+
+export interface Api {
+  dispatch(request: DispatchRequest, requestId: string): Promise<DispatchResult>;
+  operationIds: string[];
+}
+
+export async function createApi(definition: Document, handlers: Handlers, deps: Deps): Promise<Api> {
+  const api = new OpenAPIBackend({
+    definition,
+    strict: true,
+    validate: true,
+    coerceTypes: true,
+    ajvOpts: { allErrors: true, useDefaults: true, strict: false },
+    customizeAjv: (ajv) => {
+      addFormats.default(ajv, { mode: 'full', formats: ['date', 'date-time', 'email', 'uri', 'uuid', 'uri-reference'] });
+      return ajv;
+    },
+  });
+  await api.init();
+
+  const operationIds = api.getOperations().map((operation) => operation.operationId as string);
+  const missing = operationIds.filter((id) => !(id in handlers));
+  if (missing.length > 0) {
+    // Refuse to start: an operation without a handler would be a hole in the contract.
+    throw new Error(`No handler for spec operation(s): ${missing.join(', ')}`);
+  }
+  const unknown = Object.keys(handlers).filter((id) => !operationIds.includes(id));
+  if (unknown.length > 0) throw new Error(`Handlers for operations the spec does not have: ${unknown.join(', ')}`);
+
+  for (const operationId of operationIds) {
+    const handler = handlers[operationId as keyof Handlers] as (input: OperationInput<unknown>, ctx: unknown) => Promise<DispatchResult>;
+    api.register(operationId, (c: Context, state: RequestState) =>
+      handler(
+        {
+          body: c.request.requestBody,
+          path: c.request.params,
+          query: c.request.query,
+          headers: c.request.headers,
+        } as OperationInput<unknown>,
+        { deps, auth: state.auth, requestId: state.requestId },
+      ),
+    );
+  }
+
+  api.registerSecurityHandler('bearerAuth', async (c: Context, state: RequestState) => {
+    const header = c.request.headers.authorization;
+    state.auth = await authenticate(Array.isArray(header) ? header[0] : header, deps.db, deps.sessions);
+    return state.auth;
+  });
+
+  api.register({
+    // A token that was sent but is not valid is refused even where signing in is optional.
+    postSecurityHandler: (c: Context) => {
+      const result = c.security?.bearerAuth as { error?: unknown } | undefined;
+      if (result?.error) throw result.error;
+    },
+    unauthorizedHandler: () => {
+      throw new ApiError('unauthenticated', 'Sign in and send "Authorization: Bearer <token>".', undefined, {
+        'WWW-Authenticate': 'Bearer',
+      });
+    },
+    validationFail: (c: Context) => {
+      const errors = toFieldErrors(c.validation.errors ?? []);
+      throw new ApiError('validation_failed', describeFieldErrors(errors), errors);
+    },
+    notFound: (c: Context) => {
+      throw new ApiError('not_found', `There is no ${c.request.method.toUpperCase()} ${c.request.path}.`);
+    },
+    methodNotAllowed: (c: Context) => {
+      const allowed = allowedMethods(api.getOperations(), c.request.path);
+      throw new ApiError('method_not_allowed', `${c.request.method.toUpperCase()} is not allowed here; use ${allowed}.`, undefined, {
+        Allow: allowed,
+      });
+    },
+    postResponseHandler: (c: Context) => {
+      const reply = c.response as DispatchResult;
+      if (deps.config.validateResponses) assertMatchesSpec(c, reply);
+      return withEtag(c, reply);
+    },
+  });
+
+  return {
+    operationIds,
+    dispatch: (request, requestId) => api.handleRequest(request, { requestId, auth: null } satisfies RequestState),
+  };
+}
+
+/** Fails loudly when a handler answers outside its contract (development and test only). */
+function assertMatchesSpec(c: Context, reply: DispatchResult): void {
+  const operation = c.operation as Operation;
+  if (reply.body === undefined) return;
+  const result = c.api.validateResponse(reply.body, operation, reply.status);
+  if (result.errors) {
+    const details = toFieldErrors(result.errors).map((e) => `${e.path}: ${e.message}`).join('; ');
+    throw new Error(`Response of ${operation.operationId} (${reply.status}) does not match the spec: ${details}`);
+  }
+}
+
+/** Single-resource GETs whose 200 response declares an ETag get one, and If-None-Match gets 304. */
+function withEtag(c: Context, reply: DispatchResult): DispatchResult {
+  const operation = c.operation as Operation | undefined;
+  const declared = (operation?.responses?.['200'] as { headers?: Record<string, unknown> } | undefined)?.headers;
+  if (reply.status !== 200 || !declared || !('ETag' in declared)) return reply;
+  const etag = `"${createHash('sha256').update(JSON.stringify(reply.body)).digest('base64url').slice(0, 27)}"`;
+  const ifNoneMatch = c.request.headers['if-none-match'];
+  const candidates = String(Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : (ifNoneMatch ?? ''))
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''));
+  if (candidates.includes(etag) || candidates.includes('*')) {
+    return { status: 304, headers: { ...reply.headers, ETag: etag } };
+  }
+  return { ...reply, headers: { ...reply.headers, ETag: etag } };
+}
+
+const locations: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', header: 'header' };
+
+/** Ajv's errors as `{ path, message }` with the dotted path a client can show beside a field. */
+export function toFieldErrors(errors: ErrorObject[]): FieldError[] {
+  const seen = new Set<string>();
+  const result: FieldError[] = [];
+  for (const error of errors) {
+    const segments = error.instancePath.split('/').filter(Boolean);
+    const params = error.params as Record<string, unknown>;
+    if (error.keyword === 'required') segments.push(String(params.missingProperty));
+    if (error.keyword === 'additionalProperties') segments.push(String(params.additionalProperty));
+    if (segments[0] && segments[0] in locations) segments[0] = locations[segments[0]] as string;
+    const path = segments.join('.') || 'body';
+    const message =
+      error.keyword === 'required'
+        ? 'is required'
+        : error.keyword === 'additionalProperties'
+          ? 'is not a known field'
+          : error.keyword === 'enum'
+            ? `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`
+            : (error.message ?? 'is invalid');
+    const key = `${path}\u0000${message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      result.push({ path, message });
+    }
+  }
+  return result;
+}
+
+function describeFieldErrors(errors: FieldError[]): string {
+  if (errors.length === 1 && errors[0]) return `${errors[0].path} ${errors[0].message}.`;
+  return `${errors.length} fields are invalid; see errors.`;
+}
+
+function allowedMethods(operations: Operation[], path: string): string {
+  const methods = operations
+    .filter((operation) => new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
+    .map((operation) => operation.method.toUpperCase());
+  return [...new Set(methods)].sort().join(', ');
+}

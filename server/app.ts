@@ -1,0 +1,138 @@
+/**
+ * The Koa application: request ids, the one error-to-problem mapper, the
+ * infrastructure routes (spec, docs, health), JSON body parsing with its limits,
+ * and then every API request handed to openapi-backend (api.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import { stringify } from 'yaml';
+import { sql } from 'kysely';
+import type { Redis } from 'ioredis';
+import type { Document } from 'openapi-backend';
+import { createApi, type Api } from './api.js';
+import { docsAsset, docsInit, docsPage } from './docs.js';
+import { ApiError, toApiError, toProblem } from './errors.js';
+import type { Deps, Handlers } from './operations.js';
+
+export interface AppOptions {
+  spec: Document;
+  handlers: Handlers;
+  deps: Deps;
+  redis?: Redis;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export interface App {
+  koa: Koa;
+  api: Api;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const { spec, deps, redis } = options;
+  const log = options.log ?? ((line) => console.log(JSON.stringify(line)));
+  // openapi-backend dereferences the document it is given; keep ours pristine for /openapi.json.
+  const api = await createApi(structuredClone(spec), options.handlers, deps);
+  const koa = new Koa({ proxy: false });
+
+  koa.use(async (ctx, next) => {
+    const sent = ctx.get('X-Request-Id');
+    ctx.state.requestId = REQUEST_ID.test(sent) ? sent : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId);
+    const started = performance.now();
+    try {
+      await next();
+    } catch (err) {
+      const { error, unexpected } = toApiError(err);
+      if (unexpected) {
+        log({ level: 'error', request_id: ctx.state.requestId, message: 'unexpected error', error: String((err as Error)?.stack ?? err) });
+      }
+      ctx.status = error.status;
+      for (const [name, value] of Object.entries(error.headers ?? {})) ctx.set(name, value);
+      ctx.type = 'application/problem+json';
+      ctx.body = toProblem(error, ctx.state.requestId);
+    }
+    if (deps.config.logRequests) {
+      log({ level: 'info', request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) });
+    }
+  });
+
+  const infra = new Router();
+  const specJson = JSON.stringify(spec);
+  const specYaml = stringify(spec);
+  infra.get('/openapi.json', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = specJson;
+  });
+  infra.get('/openapi.yaml', (ctx) => {
+    ctx.type = 'application/yaml';
+    ctx.body = specYaml;
+  });
+  infra.get('/docs', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = docsPage;
+  });
+  infra.get('/docs/init.js', (ctx) => {
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.body = docsInit;
+  });
+  infra.get('/docs/:asset', async (ctx) => {
+    const asset = await docsAsset(ctx.params.asset ?? '');
+    if (!asset) throw new ApiError('not_found', 'No such documentation file.');
+    ctx.type = asset.type;
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = asset.body;
+  });
+  infra.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  infra.get('/readyz', async (ctx) => {
+    const checks = {
+      database: await probe(() => sql`select 1`.execute(deps.db)),
+      ...(redis ? { redis: await probe(() => redis.ping()) } : {}),
+    };
+    const ready = Object.values(checks).every((state) => state === 'ok');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ok' : 'unavailable', checks, sessions: deps.sessions.kind };
+  });
+  koa.use(infra.routes());
+
+  // Every request body of the API is JSON; anything else is refused before parsing.
+  koa.use(async (ctx, next) => {
+    if (ctx.request.length || ctx.get('Transfer-Encoding')) {
+      if (!ctx.request.is('application/json', '+json')) throw new ApiError('unsupported_media_type', 'Send the body as application/json.');
+    }
+    await next();
+  });
+  koa.use(bodyParser({ enableTypes: ['json'], jsonLimit: deps.config.bodyLimitBytes, encoding: 'utf-8' }));
+
+  koa.use(async (ctx) => {
+    const result = await api.dispatch(
+      {
+        method: ctx.method,
+        path: ctx.path,
+        query: ctx.query as Record<string, string | string[]>,
+        headers: ctx.headers as Record<string, string | string[]>,
+        body: ctx.request.length || ctx.get('Transfer-Encoding') ? ctx.request.body : undefined,
+      },
+      ctx.state.requestId,
+    );
+    ctx.status = result.status;
+    for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
+    if (result.body !== undefined) ctx.body = result.body;
+  });
+
+  return { koa, api };
+}
+
+async function probe(check: () => Promise<unknown>): Promise<'ok' | 'unreachable'> {
+  try {
+    await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  }
+}

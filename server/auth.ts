@@ -1,0 +1,98 @@
+/**
+ * Who is calling: resolves `Authorization: Bearer <token>` to a signed-in user, and
+ * throttles failed sign-ins per email. The openapi-backend security handler for
+ * `bearerAuth` calls `authenticate`; handlers then read `ctx.auth`.
+ */
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/index.js';
+import { ApiError } from './errors.js';
+import type { SessionStore } from './sessions.js';
+
+export type Role = 'guest' | 'host' | 'admin';
+
+export interface AuthUser {
+  id: string;
+  role: Role;
+  /** The bearer token of this request, so logout can revoke exactly it. */
+  token: string;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/;
+
+export async function authenticate(
+  authorization: string | undefined,
+  db: Db,
+  sessions: SessionStore,
+): Promise<AuthUser | null> {
+  if (authorization === undefined) return null;
+  const match = BEARER.exec(authorization.trim());
+  if (!match?.[1]) throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <token>".');
+  const token = match[1];
+  const session = await sessions.resolve(token);
+  if (!session) throw new ApiError('unauthenticated', 'The token is invalid, expired or signed out.');
+  const user = await db
+    .selectFrom('users')
+    .select(['id', 'role'])
+    .where('id', '=', session.userId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (!user) throw new ApiError('unauthenticated', 'The account of this token no longer exists.');
+  return { id: user.id, role: user.role as Role, token };
+}
+
+export function isAdmin(auth: AuthUser | null): boolean {
+  return auth?.role === 'admin';
+}
+
+/**
+ * Counts failed sign-ins per email in a fixed window, in Redis when configured
+ * (shared by every process) or else in this process's memory.
+ */
+export interface LoginThrottle {
+  /** Seconds until the email may try again, or 0 when it may try now. */
+  retryAfter(email: string): Promise<number>;
+  recordFailure(email: string): Promise<void>;
+  reset(email: string): Promise<void>;
+}
+
+export function loginThrottle(options: { redis?: Redis; maxFailures: number; windowSeconds: number }): LoginThrottle {
+  const { redis, maxFailures, windowSeconds } = options;
+  const key = (email: string) => `login-failures:${email.toLowerCase()}`;
+  if (redis) {
+    return {
+      async retryAfter(email) {
+        const [count, ttl] = await Promise.all([redis.get(key(email)), redis.ttl(key(email))]);
+        return Number(count ?? 0) >= maxFailures ? Math.max(ttl, 1) : 0;
+      },
+      async recordFailure(email) {
+        await redis.multi().incr(key(email)).expire(key(email), windowSeconds, 'NX').exec();
+      },
+      async reset(email) {
+        await redis.del(key(email));
+      },
+    };
+  }
+  const failures = new Map<string, { count: number; resetAt: number }>();
+  const current = (email: string) => {
+    const entry = failures.get(key(email));
+    if (entry && entry.resetAt <= Date.now()) {
+      failures.delete(key(email));
+      return undefined;
+    }
+    return entry;
+  };
+  return {
+    async retryAfter(email) {
+      const entry = current(email);
+      return entry && entry.count >= maxFailures ? Math.ceil((entry.resetAt - Date.now()) / 1000) : 0;
+    },
+    async recordFailure(email) {
+      const entry = current(email) ?? { count: 0, resetAt: Date.now() + windowSeconds * 1000 };
+      entry.count += 1;
+      failures.set(key(email), entry);
+    },
+    async reset(email) {
+      failures.delete(key(email));
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Configuration, read once from the environment. Every variable is listed in the
+ * README's configuration table; nothing else in the code reads process.env.
+ */
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  port: number;
+  host: string;
+  /** PostgreSQL connection string; without it the embedded PGlite database is used. */
+  databaseUrl: string | undefined;
+  /** Where the embedded database keeps its files (`memory://` keeps nothing). */
+  dataDir: string;
+  /** Redis connection string; without it sessions live in the database. */
+  redisUrl: string | undefined;
+  /** Seed the demo data when the embedded database is created. */
+  seedOnFirstStart: boolean;
+  sessionTtlSeconds: number;
+  /** Largest accepted JSON body, in bytes. */
+  bodyLimitBytes: number;
+  /** Check every response against the spec (on in development and test). */
+  validateResponses: boolean;
+  /** Failed sign-ins allowed per email within the window before 429. */
+  loginMaxFailures: number;
+  loginWindowSeconds: number;
+  logRequests: boolean;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const nodeEnv = parseNodeEnv(env.NODE_ENV);
+  return {
+    nodeEnv,
+    port: integer(env, 'PORT', 3000),
+    host: env.HOST ?? '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR || '.data/pglite',
+    redisUrl: env.REDIS_URL || undefined,
+    seedOnFirstStart: bool(env, 'SEED_DEMO_DATA', true),
+    sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 7 * 24 * 3600),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 100 * 1024),
+    validateResponses: bool(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
+    loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 10),
+    loginWindowSeconds: integer(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),
+    logRequests: bool(env, 'LOG_REQUESTS', nodeEnv !== 'test'),
+  };
+}
+
+function parseNodeEnv(value: string | undefined): Config['nodeEnv'] {
+  if (value === 'production' || value === 'test') return value;
+  return 'development';
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}

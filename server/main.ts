@@ -1,0 +1,28 @@
+/**
+ * Entry point of `npm start`: one server process configured from the environment.
+ */
+import { loadConfig } from './config.js';
+import { startServer } from './server.js';
+
+const config = loadConfig();
+const server = await startServer(config);
+const where = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`;
+console.log(`Staybook API listening on ${server.url} (${config.nodeEnv}, database: ${where}, sessions: ${server.deps.sessions.kind})`);
+if (server.seeded) console.log('Demo data seeded: sign in as host@example.com, guest@example.com or admin@example.com with "demo-password".');
+console.log(`API reference: ${server.url}/docs   spec: ${server.url}/openapi.json`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal} received, closing`);
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  });
+}

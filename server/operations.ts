@@ -1,0 +1,60 @@
+/**
+ * The types that tie a handler to its operation in the spec. `Operations` is
+ * generated from spec/openapi.yaml, so a handler that returns a status or a body
+ * the spec does not declare for its operation fails to compile.
+ */
+import type { Config } from './config.js';
+import type { Db } from '../db/index.js';
+import type { AuthUser, LoginThrottle } from './auth.js';
+import type { SessionStore } from './sessions.js';
+import type { OperationId, Operations } from '../generated/operations.gen.js';
+
+export type { OperationId } from '../generated/operations.gen.js';
+
+/** Everything a handler may use; built once at startup in app.ts. */
+export interface Deps {
+  config: Config;
+  db: Db;
+  sessions: SessionStore;
+  loginThrottle: LoginThrottle;
+}
+
+export interface RequestContext {
+  deps: Deps;
+  /** The signed-in caller, or null on operations whose security is optional. */
+  auth: AuthUser | null;
+  requestId: string;
+}
+
+type Field<D, K extends string> = D extends { [P in K]?: infer V } ? NonNullable<V> : never;
+
+/** A request as the handler sees it: validated and coerced against the spec. */
+export interface OperationInput<D> {
+  body: Field<D, 'body'>;
+  path: Field<D, 'path'>;
+  query: Field<D, 'query'>;
+  headers: Record<string, string | undefined>;
+}
+
+type Reply<R> = {
+  [S in keyof R & number]: [R[S]] extends [void] | [undefined] | [never]
+    ? { status: S; body?: undefined; headers?: Record<string, string> }
+    : { status: S; body: R[S]; headers?: Record<string, string> };
+}[keyof R & number];
+
+export type OperationReply<K extends OperationId> = Reply<Operations[K]['responses']>;
+
+export type OperationHandler<K extends OperationId> = (
+  input: OperationInput<Operations[K]['data']>,
+  ctx: RequestContext,
+) => Promise<OperationReply<K>>;
+
+export type Handlers = { [K in OperationId]: OperationHandler<K> };
+/** A subset of the handlers, as one resource's file exports it. */
+export type ResourceHandlers<K extends OperationId> = { [P in K]: OperationHandler<P> };
+
+/** The signed-in caller of an operation whose security requires one. */
+export function caller(ctx: RequestContext): AuthUser {
+  if (!ctx.auth) throw new Error('caller() used on an operation without required security');
+  return ctx.auth;
+}

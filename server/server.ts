@@ -1,0 +1,75 @@
+/**
+ * Builds and starts one server process from a Config: the database (PostgreSQL or
+ * the embedded PGlite), migrations, first-start demo data, sessions (Redis or the
+ * database), the Koa app, and a clean shutdown. Used by main.ts and by the tests,
+ * which start real servers on ephemeral ports.
+ */
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { parse } from 'yaml';
+import { Redis } from 'ioredis';
+import type { Document } from 'openapi-backend';
+import { openDatabase } from '../db/index.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { seedDemoData } from '../db/seed.js';
+import { handlers } from '../handlers/index.js';
+import { createApp } from './app.js';
+import { loginThrottle } from './auth.js';
+import type { Config } from './config.js';
+import type { Deps } from './operations.js';
+import { databaseSessionStore, redisSessionStore } from './sessions.js';
+
+export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
+
+export async function loadSpec(): Promise<Document> {
+  return parse(await readFile(specPath, 'utf8')) as Document;
+}
+
+export interface RunningServer {
+  url: string;
+  deps: Deps;
+  seeded: boolean;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, log?: (line: Record<string, unknown>) => void): Promise<RunningServer> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+  try {
+    await migrateToLatest(database.db);
+    // Demo data only where nobody's data can be: a new embedded database, and only when asked.
+    const seeded = database.kind === 'pglite' && database.isNew && config.seedOnFirstStart
+      ? (await seedDemoData(database.db)).created
+      : false;
+    const deps: Deps = {
+      config,
+      db: database.db,
+      sessions: redis ? redisSessionStore(redis) : databaseSessionStore(database.db),
+      loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
+    };
+    const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, log });
+    const httpServer = koa.listen(config.port, config.host);
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('listening', resolve);
+      httpServer.once('error', reject);
+    });
+    const { port } = httpServer.address() as AddressInfo;
+    return {
+      url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+      deps,
+      seeded,
+      async close() {
+        await new Promise<void>((resolve) => {
+          httpServer.close(() => resolve());
+          httpServer.closeAllConnections();
+        });
+        redis?.disconnect();
+        await database.close();
+      },
+    };
+  } catch (err) {
+    redis?.disconnect();
+    await database.close();
+    throw err;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Real servers for tests: each test file gets its own throwaway PostgreSQL database
+ * (or, with TEST_DATABASE=pglite, an in-memory PGlite) and real Redis, and talks to
+ * the server over HTTP through the generated client.
+ */
+import { createClient, createConfig } from '../../generated/client/client/index.js';
+import type { Client } from '../../generated/client/client/index.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+import { createTestDatabase } from './postgres.js';
+
+export const embedded = process.env.TEST_DATABASE === 'pglite';
+export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface TestServer extends RunningServer {
+  client: Client;
+}
+
+export interface TestEnvironment {
+  /** Starts another server process-alike on the same database and Redis. */
+  start(overrides?: Partial<Config>): Promise<TestServer>;
+  databaseUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+export function clientFor(url: string): Client {
+  return createClient(createConfig({ baseUrl: url }));
+}
+
+/**
+ * One database for a test file. On PGlite there is a single in-process database, so
+ * every server of the file shares one PGlite through the same open handle.
+ */
+export async function testEnvironment(options: { redis?: boolean } = {}): Promise<TestEnvironment> {
+  const database = embedded ? undefined : await createTestDatabase();
+  const servers: RunningServer[] = [];
+  const base = loadConfig({ NODE_ENV: 'test' });
+  return {
+    databaseUrl: database?.url,
+    async start(overrides = {}) {
+      const config: Config = {
+        ...base,
+        port: 0,
+        databaseUrl: database?.url,
+        dataDir: 'memory://',
+        redisUrl: options.redis === false || embedded ? undefined : redisUrl,
+        seedOnFirstStart: false,
+        logRequests: false,
+        ...overrides,
+      };
+      // Unexpected errors (500s, responses off the contract) are printed; access logs are not.
+      const server = await startServer(config, (line) => {
+        if (line.level === 'error') console.error(line);
+      });
+      servers.push(server);
+      return { ...server, client: clientFor(server.url) };
+    },
+    async close() {
+      await Promise.all(servers.map((server) => server.close()));
+      await database?.drop();
+    },
+  };
+}
