@@ -39,7 +39,11 @@ export function databaseSessionStore(db: Db): SessionStore {
     async create(userId, ttlSeconds) {
       const token = newToken();
       const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-      await db.insertInto('sessions').values({ token_hash: hashToken(token), user_id: userId, expires_at: expiresAt }).execute();
+      await db.transaction().execute(async (trx) => {
+        // Expired sessions are swept per user at sign-in, so the table cannot grow without bound.
+        await trx.deleteFrom('sessions').where('user_id', '=', userId).where('expires_at', '<=', new Date()).execute();
+        await trx.insertInto('sessions').values({ token_hash: hashToken(token), user_id: userId, expires_at: expiresAt }).execute();
+      });
       return { token, expiresAt };
     },
     async resolve(token) {
