@@ -58,7 +58,7 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
   async listUsers({ query }, ctx) {
     if (!isAdmin(caller(ctx))) throw new ApiError('forbidden', 'Only admins may list users.');
     const limit = query.limit ?? 20;
-    const after = decodeCursor(query.cursor, ['string', 'string']);
+    const after = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows = await listUsers(ctx.deps.db, {
       role: query.role,
       after: after ? { createdAt: after[0] as string, id: after[1] as string } : undefined,

@@ -7,11 +7,36 @@ import { ApiError } from './errors.js';
 
 export type CursorValue = string | number;
 
+/**
+ * What each position of a cursor must hold. `timestamp` and `uuid` are strings the
+ * database compares as such, so a forged cursor with anything else in them is a
+ * client error here rather than a failed query (a 500) later.
+ */
+export type CursorField = 'string' | 'number' | 'timestamp' | 'uuid';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function holds(value: unknown, field: CursorField | undefined): boolean {
+  switch (field) {
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'timestamp':
+      return typeof value === 'string' && TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value));
+    case 'uuid':
+      return typeof value === 'string' && UUID.test(value);
+    default:
+      return false;
+  }
+}
+
 export function encodeCursor(values: readonly CursorValue[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined, shape: readonly ('string' | 'number')[]): CursorValue[] | undefined {
+export function decodeCursor(cursor: string | undefined, shape: readonly CursorField[]): CursorValue[] | undefined {
   if (cursor === undefined) return undefined;
   let values: unknown;
   try {
@@ -19,10 +44,7 @@ export function decodeCursor(cursor: string | undefined, shape: readonly ('strin
   } catch {
     values = undefined;
   }
-  const valid =
-    Array.isArray(values) &&
-    values.length === shape.length &&
-    values.every((value, i) => typeof value === shape[i] && (typeof value !== 'number' || Number.isFinite(value)));
+  const valid = Array.isArray(values) && values.length === shape.length && values.every((value, i) => holds(value, shape[i]));
   if (!valid) {
     throw new ApiError('validation_failed', 'The cursor is not one this list gave out; start again without it.', [
       { path: 'query.cursor', message: 'is not a valid cursor for this list' },
