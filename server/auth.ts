@@ -19,6 +19,9 @@ export interface AuthUser {
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/;
 
+/** Every 401 names the scheme to use (RFC 9110 section 11.6.1); a bad token says so (RFC 6750 section 3). */
+const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
+
 export async function authenticate(
   authorization: string | undefined,
   db: Db,
@@ -26,17 +29,17 @@ export async function authenticate(
 ): Promise<AuthUser | null> {
   if (authorization === undefined) return null;
   const match = BEARER.exec(authorization.trim());
-  if (!match?.[1]) throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <token>".');
+  if (!match?.[1]) throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <token>".', undefined, INVALID_TOKEN);
   const token = match[1];
   const session = await sessions.resolve(token);
-  if (!session) throw new ApiError('unauthenticated', 'The token is invalid, expired or signed out.');
+  if (!session) throw new ApiError('unauthenticated', 'The token is invalid, expired or signed out.', undefined, INVALID_TOKEN);
   const user = await db
     .selectFrom('users')
     .select(['id', 'role'])
     .where('id', '=', session.userId)
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
-  if (!user) throw new ApiError('unauthenticated', 'The account of this token no longer exists.');
+  if (!user) throw new ApiError('unauthenticated', 'The account of this token no longer exists.', undefined, INVALID_TOKEN);
   return { id: user.id, role: user.role as Role, token };
 }
 

@@ -158,7 +158,7 @@ export type UpdateUserInput = {
      */
     avatar_url?: string | null;
     /**
-     * New password (8 to 128 characters). Other sessions stay signed in.
+     * New password (8 to 128 characters). Every other session of the account is signed out; the one making the change stays signed in.
      */
     password?: string;
     /**
