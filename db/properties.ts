@@ -58,6 +58,23 @@ function distanceKm(latitude: number, longitude: number): RawBuilder<number> {
   )))`;
 }
 
+/** The smallest latitude/longitude box that holds every point within `radiusKm` of a point. */
+function boundingBox(latitude: number, longitude: number, radiusKm: number) {
+  const degrees = (radians: number) => (radians * 180) / Math.PI;
+  const SLACK = 1e-6;
+  const angle = radiusKm / EARTH_RADIUS_KM;
+  const latDelta = degrees(angle) + SLACK;
+  const box: { minLatitude: number; maxLatitude: number; minLongitude?: number; maxLongitude?: number } = {
+    minLatitude: latitude - latDelta,
+    maxLatitude: latitude + latDelta,
+  };
+  if (box.maxLatitude >= 90 || box.minLatitude <= -90) return box;
+  // The widest longitude the circle reaches (at a latitude slightly poleward of the centre).
+  const lngDelta = degrees(Math.asin(Math.sin(angle) / Math.cos((latitude * Math.PI) / 180))) + SLACK;
+  if (longitude - lngDelta <= -180 || longitude + lngDelta >= 180) return box;
+  return { ...box, minLongitude: longitude - lngDelta, maxLongitude: longitude + lngDelta };
+}
+
 /** Average rating used for sorting; listings without reviews sort last. */
 const ratingKey = sql<number>`(case when review_count > 0 then rating_sum::float8 / review_count else 0 end)`;
 
@@ -97,13 +114,13 @@ export async function searchProperties(db: Db, search: PropertySearch): Promise<
   }
   if (near) {
     // A bounding box first, so the (latitude, longitude) index narrows the rows the
-    // exact distance is computed for.
-    const latDelta = near.radiusKm / 111.0;
-    query = query.where('latitude', '>=', near.latitude - latDelta).where('latitude', '<=', near.latitude + latDelta);
-    const cosLat = Math.cos((near.latitude * Math.PI) / 180);
-    const lngDelta = cosLat > 0.01 ? near.radiusKm / (111.32 * cosLat) : 360;
-    if (near.longitude - lngDelta > -180 && near.longitude + lngDelta < 180) {
-      query = query.where('longitude', '>=', near.longitude - lngDelta).where('longitude', '<=', near.longitude + lngDelta);
+    // exact distance is computed for. It must contain the whole circle: its half-widths
+    // are the exact spherical ones (with a hair of slack for rounding), and a circle that
+    // reaches a pole or crosses the antimeridian is not narrowed by longitude at all.
+    const box = boundingBox(near.latitude, near.longitude, near.radiusKm);
+    query = query.where('latitude', '>=', box.minLatitude).where('latitude', '<=', box.maxLatitude);
+    if (box.minLongitude !== undefined && box.maxLongitude !== undefined) {
+      query = query.where('longitude', '>=', box.minLongitude).where('longitude', '<=', box.maxLongitude);
     }
     query = query.where(sql<SqlBool>`${distanceKm(near.latitude, near.longitude)} <= ${near.radiusKm}`);
   }

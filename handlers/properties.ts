@@ -56,12 +56,16 @@ async function ownListing(db: Db, auth: AuthUser, propertyId: string): Promise<P
   return row;
 }
 
-function assertNightLimits(minNights: number, maxNights: number): void {
-  if (minNights > maxNights) {
-    throw new ApiError('validation_failed', 'min_nights cannot be more than max_nights.', [
-      { path: 'body.max_nights', message: `must be at least min_nights (${minNights})` },
-    ]);
-  }
+/** Refuses min_nights above max_nights, naming the field the client sent (max_nights when it sent both). */
+function assertNightLimits(body: { min_nights?: number; max_nights?: number }, current: { min_nights: number; max_nights: number }): void {
+  const minNights = body.min_nights ?? current.min_nights;
+  const maxNights = body.max_nights ?? current.max_nights;
+  if (minNights <= maxNights) return;
+  const problem =
+    body.max_nights !== undefined
+      ? { path: 'body.max_nights', message: `must be at least min_nights (${minNights})` }
+      : { path: 'body.min_nights', message: `must be at most max_nights (${maxNights})` };
+  throw new ApiError('validation_failed', 'min_nights cannot be more than max_nights.', [problem]);
 }
 
 /** "lat,lng" as the spec's pattern admits it, checked for range. */
@@ -91,7 +95,7 @@ export const propertyHandlers: ResourceHandlers<
     if (problems.length > 0) throw new ApiError('validation_failed', problems.map((p) => `${p.path} ${p.message}`).join('; ') + '.', problems);
 
     const limit = query.limit ?? 20;
-    const after = decodeCursor(query.cursor, [sort === 'newest' ? 'string' : 'number', 'string']);
+    const after = decodeCursor(query.cursor, [sort === 'newest' ? 'timestamp' : 'number', 'uuid']);
     const rows = await searchProperties(ctx.deps.db, {
       city: query.city,
       country: query.country,
@@ -113,7 +117,7 @@ export const propertyHandlers: ResourceHandlers<
   async createProperty({ body }, ctx) {
     const auth = caller(ctx);
     if (auth.role === 'guest') throw new ApiError('forbidden', 'Only hosts and admins may list properties.');
-    assertNightLimits(body.min_nights ?? 1, body.max_nights ?? 365);
+    assertNightLimits(body, { min_nights: 1, max_nights: 365 });
     const row = await insertProperty(ctx.deps.db, { ...body, host_id: auth.id });
     return { status: 201, body: propertyRowToProperty(row), headers: { Location: `/properties/${row.id}` } };
   },
@@ -126,7 +130,7 @@ export const propertyHandlers: ResourceHandlers<
 
   async updateProperty({ path, body }, ctx) {
     const current = await ownListing(ctx.deps.db, caller(ctx), path.property_id);
-    assertNightLimits(body.min_nights ?? current.min_nights, body.max_nights ?? current.max_nights);
+    assertNightLimits(body, current);
     const row = await updateProperty(ctx.deps.db, current.id, body);
     if (!row) throw new ApiError('not_found', 'No such property.');
     return { status: 200, body: propertyRowToProperty(row) };

@@ -15,6 +15,7 @@ export const errorStatus = {
   method_not_allowed: 405,
   email_taken: 409,
   already_reviewed: 409,
+  conflict: 409,
   dates_unavailable: 409,
   idempotency_key_reused: 409,
   property_has_upcoming_stays: 409,
@@ -47,6 +48,7 @@ const titles: Record<ErrorCode, string> = {
   method_not_allowed: 'Method not allowed',
   email_taken: 'That email is already registered',
   already_reviewed: 'This booking already has a review',
+  conflict: 'The change conflicts with the current state',
   dates_unavailable: 'Those dates are not available',
   idempotency_key_reused: 'Idempotency key reused with another request',
   property_has_upcoming_stays: 'The property has upcoming stays',
@@ -110,6 +112,11 @@ export function toApiError(err: unknown): { error: ApiError; unexpected: boolean
   if (isPostgresError(err)) {
     const mapped = err.constraint ? conflictConstraints[err.constraint] : undefined;
     if (mapped) return { error: new ApiError(mapped), unexpected: false };
+    // A constraint the request could not have known about was broken by a concurrent change
+    // (a check such as max_nights >= min_nights, a unique key, or a row that was deleted meanwhile).
+    if (err.code === '23514' || err.code === '23505' || err.code === '23503') {
+      return { error: new ApiError('conflict', 'A concurrent change made this request impossible; reload and retry.'), unexpected: false };
+    }
     // A serialization failure or deadlock under contention: the client may retry.
     if (err.code === '40001' || err.code === '40P01') {
       return { error: new ApiError('service_unavailable', 'Please retry the request.', undefined, { 'Retry-After': '1' }), unexpected: false };

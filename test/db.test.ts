@@ -242,7 +242,20 @@ describe.each(engines)('database on $kind', (engine) => {
     expect(cities.length).toBeGreaterThanOrEqual(8);
   }, 30_000);
 
-  it.runIf(engine.kind === 'pglite')('never interleaves two transactions on the single PGlite connection', async () => {
+  it('rolls back a failed transaction and keeps serving', async () => {
+    const failing = db.transaction().execute(async (trx) => {
+      await trx.insertInto('users').values({ email: 'rollback@example.com', role: 'guest', name: 'Rolled back' }).execute();
+      throw new Error('boom');
+    });
+    await expect(failing).rejects.toThrow('boom');
+    const found = await db.selectFrom('users').select('id').where('email', '=', 'rollback@example.com').execute();
+    expect(found).toEqual([]);
+  });
+});
+
+describe('the PGlite dialect', () => {
+  it('never interleaves two transactions on the single PGlite connection', async () => {
+    const { db, close } = await openDatabase({ dataDir: 'memory://' });
     await sql`create table test_counter (id int primary key, n int not null)`.execute(db);
     await sql`insert into test_counter values (1, 0)`.execute(db);
 
@@ -261,17 +274,7 @@ describe.each(engines)('database on $kind', (engine) => {
 
     const { rows } = await sql<{ n: number }>`select n from test_counter where id = 1`.execute(db);
     expect(rows[0]?.n).toBe(10);
-    await sql`drop table test_counter`.execute(db);
-  });
-
-  it.runIf(engine.kind === 'pglite')('rolls back a failed transaction and keeps serving', async () => {
-    const failing = db.transaction().execute(async (trx) => {
-      await trx.insertInto('users').values({ email: 'rollback@example.com', role: 'guest', name: 'Rolled back' }).execute();
-      throw new Error('boom');
-    });
-    await expect(failing).rejects.toThrow('boom');
-    const found = await db.selectFrom('users').select('id').where('email', '=', 'rollback@example.com').execute();
-    expect(found).toEqual([]);
+    await close();
   });
 });
 

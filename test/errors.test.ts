@@ -1,0 +1,70 @@
+/**
+ * How failures become problem details: database constraint violations mapped by
+ * SQLSTATE and constraint name (never by message text), and everything unknown
+ * turned into a 500 that says nothing about the inside.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as api from '../generated/client/sdk.gen.js';
+import { ApiError, toApiError, toProblem } from '../server/errors.js';
+import { uniqueEmail } from './support/factories.js';
+import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+
+describe('toApiError', () => {
+  it('maps the unique email index to 409 email_taken', () => {
+    const { error, unexpected } = toApiError(Object.assign(new Error('duplicate key'), { code: '23505', constraint: 'users_email_lower_key' }));
+    expect([error.status, error.code, unexpected]).toEqual([409, 'email_taken', false]);
+  });
+
+  it('maps other check, unique and foreign-key violations (a concurrent change) to 409 conflict', () => {
+    for (const code of ['23514', '23505', '23503']) {
+      const { error } = toApiError(Object.assign(new Error('violates something'), { code, constraint: 'properties_night_limits_check' }));
+      expect([error.status, error.code]).toEqual([409, 'conflict']);
+    }
+  });
+
+  it('maps serialization failures and deadlocks to 503 with Retry-After', () => {
+    for (const code of ['40001', '40P01']) {
+      const { error } = toApiError(Object.assign(new Error('could not serialize'), { code }));
+      expect([error.status, error.code, error.headers?.['Retry-After']]).toEqual([503, 'service_unavailable', '1']);
+    }
+  });
+
+  it('turns anything else into 500 internal_error that repeats nothing of the original', () => {
+    const secret = 'password=hunter2 at select * from users';
+    const { error, unexpected } = toApiError(new Error(secret));
+    expect(unexpected).toBe(true);
+    const problem = toProblem(error, 'req-1');
+    expect(problem).toMatchObject({ status: 500, code: 'internal_error', request_id: 'req-1', type: '/problems/internal_error' });
+    expect(JSON.stringify(problem)).not.toContain('hunter2');
+  });
+
+  it('keeps an ApiError as it is', () => {
+    const original = new ApiError('forbidden', 'Not yours.');
+    expect(toApiError(original).error).toBe(original);
+  });
+});
+
+describe('registerUser under concurrency', () => {
+  let env: TestEnvironment;
+  let servers: TestServer[];
+  beforeAll(async () => {
+    env = await testEnvironment();
+    servers = [await env.start(), await env.start()];
+  });
+  afterAll(() => env.close());
+
+  it('lets exactly one of many simultaneous sign-ups with one email through; the rest get 409 email_taken', async () => {
+    const email = uniqueEmail('race');
+    const attempts = Array.from({ length: 8 }, (_, i) =>
+      api.registerUser({
+        client: servers[i % 2]!.client,
+        body: { email: i % 2 ? email.toUpperCase() : email, password: 'race password 1', name: `Racer ${i}` },
+      }),
+    );
+    const statuses = (await Promise.all(attempts)).map(({ response, error }) => [response.status, (error as { code?: string })?.code]);
+    expect(statuses.filter(([status]) => status === 201)).toHaveLength(1);
+    expect(statuses.filter(([status, code]) => status === 409 && code === 'email_taken')).toHaveLength(7);
+    const rows = await servers[0]!.deps.db.selectFrom('users').select('email').where('email', '=', email).execute();
+    expect(rows).toEqual([{ email }]);
+  });
+});
