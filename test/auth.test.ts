@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
-import type { Problem } from '../generated/client/types.gen.js';
+import { expectProblem } from './support/problems.js';
 import { redisUrl, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 import { createUser, signIn, uniqueEmail, type Account } from './support/factories.js';
 
@@ -29,16 +29,6 @@ afterAll(async () => {
   redis.disconnect();
   await Promise.all([env.close(), dbEnv.close()]);
 });
-
-/** Checks a problem-details answer: status, media type, code and, for a field error, its path. */
-function expectProblem(result: { error?: unknown; response: Response }, status: number, code: string, path?: string): Problem {
-  expect(result.response.status).toBe(status);
-  expect(result.response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = result.error as Problem;
-  expect(problem).toMatchObject({ type: `/problems/${code}`, status, code });
-  if (path !== undefined) expect(problem.errors?.map((error) => error.path)).toContain(path);
-  return problem;
-}
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { verify } from 'argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
-import type { Problem } from '../generated/client/types.gen.js';
+import { expectProblem } from './support/problems.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 import { createAdmin, createHost, createProperty, createUser, signIn, uniqueEmail, type Account } from './support/factories.js';
 
@@ -21,16 +21,6 @@ beforeAll(async () => {
 afterAll(() => env.close());
 
 const PASSWORD = 'correct horse battery';
-
-/** Checks a problem-details answer: status, media type, code and, for a field error, its path. */
-function expectProblem(result: { error?: unknown; response: Response }, status: number, code: string, path?: string): Problem {
-  expect(result.response.status).toBe(status);
-  expect(result.response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = result.error as Problem;
-  expect(problem).toMatchObject({ type: `/problems/${code}`, status, code });
-  if (path !== undefined) expect(problem.errors?.map((error) => error.path)).toContain(path);
-  return problem;
-}
 
 function userRow(id: string) {
   return server.deps.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
