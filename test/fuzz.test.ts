@@ -1,0 +1,159 @@
+/**
+ * Bad input never produces a 5xx. Every operation of the spec is called, as a
+ * signed-in admin so that authorization does not hide anything, with each of its
+ * parameters and body fields in turn replaced by hostile values: wrong types, nulls,
+ * huge numbers and strings, control characters, injection strings. Every answer must
+ * be a 4xx problem (or a success the spec allows, or 501 for an operation still
+ * pending), never a 500: responses are checked against the spec in test, so a success
+ * off the contract would show up as a 500 too. Deterministic: same requests every run.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSpec } from '../server/server.js';
+import { createAdmin, createProperty } from './support/factories.js';
+import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+
+interface Schema {
+  type?: string;
+  format?: string;
+  enum?: unknown[];
+  example?: unknown;
+  default?: unknown;
+  minimum?: number;
+  items?: Schema;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  $ref?: string;
+}
+interface Parameter { name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema?: Schema; $ref?: string }
+interface Operation { operationId: string; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }
+type Spec = { paths: Record<string, Record<string, Operation> & { parameters?: Parameter[] }>; components: Record<string, Record<string, unknown>> };
+
+const hostile: unknown[] = [
+  null, 0, -1, 1e308, 2 ** 53, 3.5, true, 'string', '', ' ', 'x'.repeat(5000), 'null\u0000byte', '\u202e\ud83d\ude00',
+  "' OR 1=1 --", '../../etc/passwd', 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz', '2027-02-30', '9999-12-31T23:59:59Z', [], [null], {}, { $gt: '' },
+];
+
+let env: TestEnvironment;
+let server: TestServer;
+let spec: Spec;
+let token: string;
+let propertyId: string;
+let adminId: string;
+beforeAll(async () => {
+  env = await testEnvironment();
+  server = await env.start();
+  spec = (await loadSpec()) as unknown as Spec;
+  const admin = await createAdmin(server);
+  token = admin.token;
+  adminId = admin.id;
+  propertyId = (await createProperty(server.client)).id;
+});
+afterAll(() => env.close());
+
+function resolve<T>(value: T & { $ref?: string }): T {
+  if (!value.$ref) return value;
+  const [, , section, name] = value.$ref.split('/');
+  return resolve(spec.components[section as string]![name as string] as T & { $ref?: string });
+}
+
+/** A plausible valid value for a schema, from its example, default or type. */
+function sample(raw: Schema): unknown {
+  const schema = resolve(raw);
+  if (schema.example !== undefined) return schema.example;
+  if (schema.default !== undefined) return schema.default;
+  if (schema.enum) return schema.enum[0];
+  switch (schema.type) {
+    case 'integer':
+    case 'number':
+      return schema.minimum ?? 1;
+    case 'boolean':
+      return true;
+    case 'array':
+      return schema.items ? [sample(schema.items)] : [];
+    case 'object':
+      return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([key, value]) => [key, sample(value)]));
+    default:
+      return { uuid: randomUUID(), date: '2027-03-01', 'date-time': '2027-03-01T10:00:00Z', email: 'fuzz@example.test', uri: 'https://example.com/x' }[schema.format ?? ''] ?? 'text';
+  }
+}
+
+function operations() {
+  return Object.entries(spec.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
+      .map(([method, op]) => {
+        const operation = op as Operation;
+        const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => resolve(p));
+        const bodySchema = operation.requestBody?.content['application/json']?.schema;
+        return { path, method, operation, parameters, body: bodySchema ? (sample(bodySchema) as Record<string, unknown>) : undefined };
+      }),
+  );
+}
+
+type Case = ReturnType<typeof operations>[number];
+
+async function send(op: Case, params: Record<string, unknown>, body: unknown) {
+  let url = op.path;
+  const query = new URLSearchParams();
+  const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+  for (const parameter of op.parameters) {
+    const value = params[parameter.name];
+    if (value === undefined) continue;
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    if (parameter.in === 'path') url = url.replace(`{${parameter.name}}`, encodeURIComponent(text));
+    if (parameter.in === 'query') query.set(parameter.name, text);
+    if (parameter.in === 'header' && /^[\t\x20-\x7e]*$/.test(text)) headers[parameter.name] = text;
+  }
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(`${server.url}${url}${query.size ? `?${query}` : ''}`, {
+    method: op.method.toUpperCase(),
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, type: response.headers.get('content-type') ?? '', text: await response.text() };
+}
+
+/** Parameters with valid values; ids point at real rows where there are some, so checks run past the lookup. */
+function validParams(op: Case): Record<string, unknown> {
+  const known: Record<string, string> = { property_id: propertyId, user_id: op.method === 'delete' ? randomUUID() : adminId };
+  return Object.fromEntries(
+    op.parameters.filter((p) => p.required || p.in === 'path').map((p) => [p.name, known[p.name] ?? sample(p.schema ?? {})]),
+  );
+}
+
+describe('hostile input on every operation', () => {
+  it('never gets a 5xx (but 501 for pending operations), and every refusal is a problem document', async () => {
+    const failures: string[] = [];
+    let requests = 0;
+    for (const op of operations()) {
+      if (op.operation.operationId === 'logout' || op.operation.operationId === 'deleteUser') continue; // would end the fuzzer's own session
+      const base = validParams(op);
+      const attempts: Array<[string, Record<string, unknown>, unknown]> = [];
+      for (const parameter of op.parameters) {
+        for (const value of hostile) attempts.push([`${parameter.in} ${parameter.name}=${JSON.stringify(value)?.slice(0, 40)}`, { ...base, [parameter.name]: value }, op.body]);
+      }
+      for (const field of Object.keys(op.body ?? {})) {
+        for (const value of hostile) attempts.push([`body.${field}=${JSON.stringify(value)?.slice(0, 40)}`, base, { ...op.body, [field]: value }]);
+      }
+      if (op.body) for (const value of hostile) attempts.push([`body=${JSON.stringify(value)?.slice(0, 40)}`, base, value]);
+      for (const [label, params, body] of attempts) {
+        requests += 1;
+        const { status, type, text } = await send(op, params, body);
+        const pending = status === 501 && text.includes('"not_implemented"');
+        if ((status >= 500 && !pending) || (status >= 400 && !type.startsWith('application/problem+json'))) {
+          failures.push(`${op.operation.operationId} ${label} -> ${status} ${text.slice(0, 200)}`);
+        }
+      }
+    }
+    expect(requests).toBeGreaterThan(1000);
+    expect(failures).toEqual([]);
+  }, 300_000);
+
+  it('leaves the fuzzer signed in and the database consistent', async () => {
+    const me = await fetch(`${server.url}/users/me`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
+    const property = await server.deps.db.selectFrom('properties').selectAll().where('id', '=', propertyId).executeTakeFirstOrThrow();
+    expect(Number.isInteger(property.price_per_night)).toBe(true);
+  });
+});
