@@ -60,6 +60,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   });
 
+  // CORS for browser front-ends on other origins, when the deployment allows them.
+  const { corsOrigins } = deps.config;
+  koa.use(async (ctx, next) => {
+    const origin = ctx.get('Origin');
+    if (!origin || !(corsOrigins.includes('*') || corsOrigins.includes(origin))) return next();
+    ctx.set('Access-Control-Allow-Origin', corsOrigins.includes('*') ? '*' : origin);
+    ctx.vary('Origin');
+    ctx.set('Access-Control-Expose-Headers', 'ETag, Location, Retry-After, X-Request-Id');
+    if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
+    ctx.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE');
+    ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Request-Id');
+    ctx.set('Access-Control-Max-Age', '600');
+    ctx.status = 204;
+  });
+
   const infra = new Router();
   const specJson = JSON.stringify(spec);
   const specYaml = stringify(spec);

@@ -23,6 +23,8 @@ export interface Config {
   loginMaxFailures: number;
   loginWindowSeconds: number;
   logRequests: boolean;
+  /** Browser origins allowed to call the API (CORS); empty allows none, `*` allows any. */
+  corsOrigins: string[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -41,6 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 10),
     loginWindowSeconds: integer(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),
     logRequests: bool(env, 'LOG_REQUESTS', nodeEnv !== 'test'),
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
   };
 }
 

@@ -198,3 +198,29 @@ describe('handlers held to the contract', () => {
     ).rejects.toThrow(/No handler for spec operation\(s\): getProperty/);
   });
 });
+
+describe('CORS for browser front-ends', () => {
+  it('answers a preflight from an allowed origin and exposes the headers clients read', async () => {
+    const cors = await env.start({ corsOrigins: ['https://app.example.test'] });
+    const preflight = await fetch(`${cors.url}/bookings`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example.test', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, idempotency-key' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.test');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('Idempotency-Key');
+    const read = await fetch(`${cors.url}/properties`, { headers: { Origin: 'https://app.example.test' } });
+    expect(read.headers.get('access-control-allow-origin')).toBe('https://app.example.test');
+    expect(read.headers.get('access-control-expose-headers')).toContain('ETag');
+  });
+
+  it('sends no CORS headers to an origin that is not allowed, nor by default', async () => {
+    const cors = await env.start({ corsOrigins: ['https://app.example.test'] });
+    const other = await fetch(`${cors.url}/properties`, { headers: { Origin: 'https://evil.example.test' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const byDefault = await fetch(`${server.url}/properties`, { headers: { Origin: 'https://app.example.test' } });
+    expect(byDefault.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(`${server.url}/bookings`, { method: 'OPTIONS', headers: { Origin: 'https://app.example.test', 'Access-Control-Request-Method': 'POST' } });
+    expect(preflight.status).toBe(405);
+  });
+});
