@@ -58,6 +58,8 @@ describe('operations whose issue has not landed', () => {
   for (const [operationId, arrivesWith] of Object.entries(pendingOperations)) {
     it.todo(`${operationId} (arrives with ${arrivesWith})`);
   }
+  // Built, but one filter needs bookings: test/properties.test.ts checks it answers 501 until then.
+  it.todo('listProperties with check_in and check_out (arrives with bookings (issue #3))');
 
   it.each(Object.keys(pendingOperations) as PendingOperationId[])('%s answers 501 not_implemented, not a fake success', async (operationId) => {
     const { response, error } = await wellFormed[operationId]();
