@@ -14,7 +14,7 @@ import {
 } from '../db/properties.js';
 import type { Property } from '../generated/client/types.gen.js';
 import { isAdmin, type AuthUser } from '../server/auth.js';
-import { ApiError, type FieldError } from '../server/errors.js';
+import { ApiError, invalidFields, type FieldError } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
 import type { Db } from '../db/index.js';
@@ -65,16 +65,17 @@ function assertNightLimits(body: { min_nights?: number; max_nights?: number }, c
     body.max_nights !== undefined
       ? { path: 'body.max_nights', message: `must be at least min_nights (${minNights})` }
       : { path: 'body.min_nights', message: `must be at most max_nights (${maxNights})` };
-  throw new ApiError('validation_failed', 'min_nights cannot be more than max_nights.', [problem]);
+  throw invalidFields([problem], 'min_nights cannot be more than max_nights.');
 }
 
 /** "lat,lng" as the spec's pattern admits it, checked for range. */
 function parseNear(near: string): { latitude: number; longitude: number } {
   const [latitude, longitude] = near.split(',').map(Number) as [number, number];
   if (!(Math.abs(latitude) <= 90) || !(Math.abs(longitude) <= 180)) {
-    throw new ApiError('validation_failed', 'near must be "latitude,longitude" within -90..90 and -180..180.', [
-      { path: 'query.near', message: 'latitude must be within -90..90 and longitude within -180..180' },
-    ]);
+    throw invalidFields(
+      [{ path: 'query.near', message: 'latitude must be within -90..90 and longitude within -180..180' }],
+      'near must be "latitude,longitude" within -90..90 and -180..180.',
+    );
   }
   return { latitude, longitude };
 }
@@ -92,7 +93,7 @@ export const propertyHandlers: ResourceHandlers<
     }
     const sort = query.sort ?? 'newest';
     if (!query.near && sort === 'distance') problems.push({ path: 'query.near', message: 'is required to sort by distance' });
-    if (problems.length > 0) throw new ApiError('validation_failed', problems.map((p) => `${p.path} ${p.message}`).join('; ') + '.', problems);
+    if (problems.length > 0) throw invalidFields(problems);
 
     const limit = query.limit ?? 20;
     const after = decodeCursor(query.cursor, [sort === 'newest' ? 'timestamp' : 'number', 'uuid']);

@@ -6,7 +6,7 @@ import argon2 from 'argon2';
 import { anonymizeUser, findUserById, insertUser, listUsers, updateUser, type UserRow } from '../db/users.js';
 import type { User } from '../generated/client/types.gen.js';
 import { isAdmin, type AuthUser } from '../server/auth.js';
-import { ApiError } from '../server/errors.js';
+import { ApiError, invalidFields } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
 
@@ -90,18 +90,20 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
     const { password, current_password, email, ...profile } = body;
 
     if (current_password !== undefined && password === undefined) {
-      throw new ApiError('validation_failed', 'current_password is only used together with password.', [
-        { path: 'body.password', message: 'is required when current_password is given' },
-      ]);
+      throw invalidFields(
+        [{ path: 'body.password', message: 'is required when current_password is given' }],
+        'current_password is only used together with password.',
+      );
     }
     let passwordHash: string | undefined;
     if (password !== undefined) {
       // Admins may reset another user's password; everyone proves they know their own.
       if (target.id === auth.id) {
         if (current_password === undefined) {
-          throw new ApiError('validation_failed', 'Changing your password needs your current password.', [
-            { path: 'body.current_password', message: 'is required to change the password' },
-          ]);
+          throw invalidFields(
+            [{ path: 'body.current_password', message: 'is required to change the password' }],
+            'Changing your password needs your current password.',
+          );
         }
         if (!target.password_hash || !(await argon2.verify(target.password_hash, current_password))) {
           throw new ApiError('current_password_incorrect');

@@ -10,7 +10,7 @@ import { OpenAPIBackend, type Context, type Document, type Operation } from 'ope
 import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { authenticate, type AuthUser } from './auth.js';
-import { ApiError, type FieldError } from './errors.js';
+import { ApiError, invalidFields, type FieldError } from './errors.js';
 import type { Deps, Handlers, OperationInput } from './operations.js';
 
 export interface DispatchRequest {
@@ -94,8 +94,7 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
       });
     },
     validationFail: (c: Context) => {
-      const errors = toFieldErrors(c.validation.errors ?? []);
-      throw new ApiError('validation_failed', describeFieldErrors(errors), errors);
+      throw invalidFields(toFieldErrors(c.validation.errors ?? []));
     },
     notFound: (c: Context) => {
       throw new ApiError('not_found', `There is no ${c.request.method.toUpperCase()} ${c.request.path}.`);
@@ -176,10 +175,6 @@ export function toFieldErrors(errors: ErrorObject[]): FieldError[] {
   return result;
 }
 
-function describeFieldErrors(errors: FieldError[]): string {
-  if (errors.length === 1 && errors[0]) return `${errors[0].path} ${errors[0].message}.`;
-  return `${errors.length} fields are invalid; see errors.`;
-}
 
 function allowedMethods(operations: Operation[], path: string): string {
   const methods = operations

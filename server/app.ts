@@ -117,8 +117,9 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   // Every request body of the API is JSON; anything else is refused before parsing.
   koa.use(async (ctx, next) => {
-    if (ctx.request.length || ctx.get('Transfer-Encoding')) {
-      if (!ctx.request.is('application/json', '+json')) throw new ApiError('unsupported_media_type', 'Send the body as application/json.');
+    ctx.state.hasBody = Boolean(ctx.request.length || ctx.get('Transfer-Encoding'));
+    if (ctx.state.hasBody && !ctx.request.is('application/json', '+json')) {
+      throw new ApiError('unsupported_media_type', 'Send the body as application/json.');
     }
     await next();
   });
@@ -131,7 +132,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         path: ctx.path,
         query: ctx.query as Record<string, string | string[]>,
         headers: ctx.headers as Record<string, string | string[]>,
-        body: ctx.request.length || ctx.get('Transfer-Encoding') ? ctx.request.body : undefined,
+        body: ctx.state.hasBody ? ctx.request.body : undefined,
       },
       ctx.state.requestId,
     );

@@ -77,6 +77,12 @@ export class ApiError extends Error {
   }
 }
 
+/** The one way to refuse bad input: 400 validation_failed listing each bad field. */
+export function invalidFields(errors: FieldError[], detail?: string): ApiError {
+  const summary = errors.length === 1 && errors[0] ? `${errors[0].path} ${errors[0].message}.` : `${errors.length} fields are invalid; see errors.`;
+  return new ApiError('validation_failed', detail ?? summary, errors);
+}
+
 export interface Problem {
   type: string;
   title: string;

@@ -3,7 +3,7 @@
  * page, as base64url JSON. A cursor that does not decode to the expected shape is a
  * client error (400), never a 500.
  */
-import { ApiError } from './errors.js';
+import { invalidFields } from './errors.js';
 
 export type CursorValue = string | number;
 
@@ -12,15 +12,13 @@ export type CursorValue = string | number;
  * database compares as such, so a forged cursor with anything else in them is a
  * client error here rather than a failed query (a 500) later.
  */
-export type CursorField = 'string' | 'number' | 'timestamp' | 'uuid';
+export type CursorField = 'number' | 'timestamp' | 'uuid';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 function holds(value: unknown, field: CursorField | undefined): boolean {
   switch (field) {
-    case 'string':
-      return typeof value === 'string';
     case 'number':
       return typeof value === 'number' && Number.isFinite(value);
     case 'timestamp':
@@ -46,9 +44,10 @@ export function decodeCursor(cursor: string | undefined, shape: readonly CursorF
   }
   const valid = Array.isArray(values) && values.length === shape.length && values.every((value, i) => holds(value, shape[i]));
   if (!valid) {
-    throw new ApiError('validation_failed', 'The cursor is not one this list gave out; start again without it.', [
-      { path: 'query.cursor', message: 'is not a valid cursor for this list' },
-    ]);
+    throw invalidFields(
+      [{ path: 'query.cursor', message: 'is not a valid cursor for this list' }],
+      'The cursor is not one this list gave out; start again without it.',
+    );
   }
   return values as CursorValue[];
 }

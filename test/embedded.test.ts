@@ -71,7 +71,7 @@ describe('the embedded default (npm start)', () => {
   });
 
   it('does not seed when SEED_DEMO_DATA is off', async () => {
-    const server = await startServer(embeddedConfig(path.join(folder, 'unseeded'), loadConfig({ SEED_DEMO_DATA: 'false' })));
+    const server = await startServer(embeddedConfig(path.join(folder, 'unseeded'), { seedOnFirstStart: loadConfig({ SEED_DEMO_DATA: 'false' }).seedOnFirstStart }));
     try {
       expect(server.seeded).toBe(false);
       expect(await countRows(server, 'users')).toBe(0);
