@@ -5,6 +5,7 @@
 import { sql, type Expression, type Insertable, type RawBuilder, type Selectable, type SqlBool, type Updateable } from 'kysely';
 import type { Db, Tx } from './index.js';
 import type { Properties } from '../generated/db.js';
+import { isFreeFor } from './bookings.js';
 
 export type PropertyRow = Selectable<Properties>;
 export type PropertySearchRow = PropertyRow & { distance_km: number | null };
@@ -42,6 +43,8 @@ export interface PropertySearch {
   maxPrice?: number;
   amenities?: string[];
   near?: { latitude: number; longitude: number; radiusKm: number };
+  /** Only listings free for the whole stay, and whose night limits allow its length. */
+  stay?: { checkIn: string; checkOut: string; nights: number };
   sort: PropertySort;
   /** The sort key and id of the last row of the previous page. */
   after?: [number | string, string];
@@ -123,6 +126,10 @@ export async function searchProperties(db: Db, search: PropertySearch): Promise<
       query = query.where('longitude', '>=', box.minLongitude).where('longitude', '<=', box.maxLongitude);
     }
     query = query.where(sql<SqlBool>`${distanceKm(near.latitude, near.longitude)} <= ${near.radiusKm}`);
+  }
+  if (search.stay) {
+    const { checkIn, checkOut, nights } = search.stay;
+    query = query.where('min_nights', '<=', nights).where('max_nights', '>=', nights).where(isFreeFor(checkIn, checkOut));
   }
   if (search.after) {
     const [afterKey, afterId] = search.after;

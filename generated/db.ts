@@ -9,7 +9,62 @@ export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
   ? ColumnType<S, I | undefined, U>
   : ColumnType<T, T | undefined, T>;
 
+export type Json = JsonValue;
+
+export type JsonArray = JsonValue[];
+
+export type JsonObject = {
+  [x: string]: JsonValue | undefined;
+};
+
+export type JsonPrimitive = boolean | number | string | null;
+
+export type JsonValue = JsonArray | JsonObject | JsonPrimitive;
+
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export interface BlockedNights {
+  created_at: Generated<Timestamp>;
+  night: string;
+  property_id: string;
+}
+
+export interface Bookings {
+  cancellation_reason: string | null;
+  cancelled_at: Timestamp | null;
+  cancelled_by: string | null;
+  check_in: string;
+  check_out: string;
+  cleaning_fee: number;
+  confirmed_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+  currency: string;
+  expires_at: Timestamp | null;
+  guest_id: string;
+  guests: number;
+  id: Generated<string>;
+  nightly_rate: number;
+  nights: number;
+  property_id: string;
+  refund_amount: number | null;
+  refund_status: string | null;
+  service_fee: number;
+  status: Generated<string>;
+  subtotal: number;
+  total: number;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface IdempotencyKeys {
+  created_at: Generated<Timestamp>;
+  key: string;
+  operation: string;
+  request_hash: string;
+  response_body: Json | null;
+  response_headers: Json | null;
+  response_status: number | null;
+  user_id: string;
+}
 
 export interface Properties {
   amenities: Generated<string[]>;
@@ -59,6 +114,9 @@ export interface Users {
 }
 
 export interface DB {
+  blocked_nights: BlockedNights;
+  bookings: Bookings;
+  idempotency_keys: IdempotencyKeys;
   properties: Properties;
   sessions: Sessions;
   users: Users;

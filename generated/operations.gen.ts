@@ -17,6 +17,7 @@ export const operationIds = [
   'updateProperty',
   'deleteProperty',
   'getPropertyAvailability',
+  'updatePropertyAvailability',
   'listBookings',
   'createBooking',
   'getBooking',
@@ -50,6 +51,7 @@ export interface Operations {
   updateProperty: { data: T.UpdatePropertyData; responses: T.UpdatePropertyResponses };
   deleteProperty: { data: T.DeletePropertyData; responses: T.DeletePropertyResponses };
   getPropertyAvailability: { data: T.GetPropertyAvailabilityData; responses: T.GetPropertyAvailabilityResponses };
+  updatePropertyAvailability: { data: T.UpdatePropertyAvailabilityData; responses: T.UpdatePropertyAvailabilityResponses };
   listBookings: { data: T.ListBookingsData; responses: T.ListBookingsResponses };
   createBooking: { data: T.CreateBookingData; responses: T.CreateBookingResponses };
   getBooking: { data: T.GetBookingData; responses: T.GetBookingResponses };

@@ -4,6 +4,7 @@
  */
 import type { Handlers } from '../server/operations.js';
 import { authHandlers } from './auth.js';
+import { bookingHandlers } from './bookings.js';
 import { pendingHandlers } from './pending.js';
 import { propertyHandlers } from './properties.js';
 import { userHandlers } from './users.js';
@@ -12,5 +13,6 @@ export const handlers: Handlers = {
   ...userHandlers,
   ...authHandlers,
   ...propertyHandlers,
+  ...bookingHandlers,
   ...pendingHandlers,
 };

@@ -8,12 +8,6 @@ import { ApiError } from '../server/errors.js';
 import type { OperationId } from '../server/operations.js';
 
 export const pendingOperations = {
-  getPropertyAvailability: 'bookings (issue #3)',
-  listBookings: 'bookings (issue #3)',
-  createBooking: 'bookings (issue #3)',
-  getBooking: 'bookings (issue #3)',
-  updateBooking: 'bookings (issue #3)',
-  cancelBooking: 'bookings (issue #3)',
   createPayment: 'payments (issue #4)',
   listPayments: 'payments (issue #4)',
   getPayment: 'payments (issue #4)',

@@ -3,6 +3,15 @@
  * Only the owning host or an admin changes a listing.
  */
 import {
+  blockNights,
+  findBlockedNights,
+  findHeldStays,
+  hasUpcomingStays,
+  lockListing,
+  unblockNights,
+} from '../db/bookings.js';
+import type { Db, Tx } from '../db/index.js';
+import {
   findPropertyById,
   insertProperty,
   searchProperties,
@@ -12,12 +21,12 @@ import {
   type PropertyRow,
   type PropertySearchRow,
 } from '../db/properties.js';
-import type { Property } from '../generated/client/types.gen.js';
+import type { Availability, Property } from '../generated/client/types.gen.js';
 import { isAdmin, type AuthUser } from '../server/auth.js';
+import { daysBetween, nightsOf, utcToday } from '../server/dates.js';
 import { ApiError, invalidFields, type FieldError } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
-import type { Db } from '../db/index.js';
 
 export function propertyRowToProperty(row: PropertyRow & { distance_km?: number | null }): Property {
   return {
@@ -49,11 +58,44 @@ export function propertyRowToProperty(row: PropertyRow & { distance_km?: number 
 }
 
 /** The listing a host or admin means to change: 404 if it is not listed, 403 if it is not theirs. */
-async function ownListing(db: Db, auth: AuthUser, propertyId: string): Promise<PropertyRow> {
-  const row = await findPropertyById(db, propertyId);
+function managedBy(row: PropertyRow | undefined, auth: AuthUser): PropertyRow {
   if (!row) throw new ApiError('not_found', 'No such property.');
   if (row.host_id !== auth.id && !isAdmin(auth)) throw new ApiError('forbidden', 'Only the listing\'s host or an admin may change it.');
   return row;
+}
+
+const MAX_CALENDAR_NIGHTS = 366;
+
+/** A calendar window [from, to): `to` after `from`, at most 366 nights. */
+function assertCalendarWindow(from: string, to: string, location: 'query' | 'body'): void {
+  const nights = daysBetween(from, to);
+  if (nights < 1) throw invalidFields([{ path: `${location}.to`, message: 'must be after from' }]);
+  if (nights > MAX_CALENDAR_NIGHTS) throw invalidFields([{ path: `${location}.to`, message: `must be at most ${MAX_CALENDAR_NIGHTS} days after from` }]);
+}
+
+/** Each night of [from, to): past nights and nights the host blocked are blocked, held ones booked. */
+async function calendar(db: Db | Tx, propertyId: string, from: string, to: string): Promise<Availability> {
+  const held = await findHeldStays(db, propertyId, from, to);
+  const blocked = new Set(await findBlockedNights(db, propertyId, from, to));
+  const today = utcToday();
+  const nights = nightsOf(from, to).map((date) => {
+    const status: 'free' | 'booked' | 'blocked' =
+      date < today || blocked.has(date) ? 'blocked' : held.some((stay) => stay.check_in <= date && date < stay.check_out) ? 'booked' : 'free';
+    return { date, status };
+  });
+  return { property_id: propertyId, from, to, nights };
+}
+
+/** check_in and check_out of a search: both or neither, in order, not in the past. */
+function searchedStay(query: { check_in?: string; check_out?: string }, problems: FieldError[]) {
+  const { check_in: checkIn, check_out: checkOut } = query;
+  if (checkIn === undefined && checkOut === undefined) return undefined;
+  if (checkIn === undefined) problems.push({ path: 'query.check_in', message: 'is required with check_out' });
+  if (checkOut === undefined) problems.push({ path: 'query.check_out', message: 'is required with check_in' });
+  if (checkIn === undefined || checkOut === undefined) return undefined;
+  if (checkOut <= checkIn) problems.push({ path: 'query.check_out', message: 'must be after check_in' });
+  if (checkIn < utcToday()) problems.push({ path: 'query.check_in', message: 'must not be in the past' });
+  return { checkIn, checkOut, nights: daysBetween(checkIn, checkOut) };
 }
 
 /** Refuses min_nights above max_nights, naming the field the client sent (max_nights when it sent both). */
@@ -81,13 +123,17 @@ function parseNear(near: string): { latitude: number; longitude: number } {
 }
 
 export const propertyHandlers: ResourceHandlers<
-  'listProperties' | 'createProperty' | 'getProperty' | 'updateProperty' | 'deleteProperty'
+  | 'listProperties'
+  | 'createProperty'
+  | 'getProperty'
+  | 'updateProperty'
+  | 'deleteProperty'
+  | 'getPropertyAvailability'
+  | 'updatePropertyAvailability'
 > = {
   async listProperties({ query }, ctx) {
     const problems: FieldError[] = [];
-    if (query.check_in !== undefined || query.check_out !== undefined) {
-      throw new ApiError('not_implemented', 'Searching by check_in and check_out arrives with bookings.');
-    }
+    const stay = searchedStay(query, problems);
     if (query.min_price !== undefined && query.max_price !== undefined && query.min_price > query.max_price) {
       problems.push({ path: 'query.max_price', message: 'must not be less than min_price' });
     }
@@ -105,6 +151,7 @@ export const propertyHandlers: ResourceHandlers<
       maxPrice: query.max_price,
       amenities: query.amenities,
       near: query.near ? { ...parseNear(query.near), radiusKm: query.radius_km ?? 25 } : undefined,
+      stay,
       sort,
       after: after as [number | string, string] | undefined,
       limit,
@@ -130,7 +177,7 @@ export const propertyHandlers: ResourceHandlers<
   },
 
   async updateProperty({ path, body }, ctx) {
-    const current = await ownListing(ctx.deps.db, caller(ctx), path.property_id);
+    const current = managedBy(await findPropertyById(ctx.deps.db, path.property_id), caller(ctx));
     assertNightLimits(body, current);
     const row = await updateProperty(ctx.deps.db, current.id, body);
     if (!row) throw new ApiError('not_found', 'No such property.');
@@ -138,8 +185,43 @@ export const propertyHandlers: ResourceHandlers<
   },
 
   async deleteProperty({ path }, ctx) {
-    const current = await ownListing(ctx.deps.db, caller(ctx), path.property_id);
-    if (!(await withdrawProperty(ctx.deps.db, current.id))) throw new ApiError('not_found', 'No such property.');
+    const auth = caller(ctx);
+    await ctx.deps.db.transaction().execute(async (trx) => {
+      // Locked, so no stay can be booked between the check and the withdrawal.
+      const listing = managedBy(await lockListing(trx, path.property_id), auth);
+      if (await hasUpcomingStays(trx, listing.id)) {
+        throw new ApiError('property_has_upcoming_stays', 'The property has pending or confirmed stays that have not ended; cancel them first.');
+      }
+      await withdrawProperty(trx, listing.id);
+    });
     return { status: 204 };
+  },
+
+  async getPropertyAvailability({ path, query }, ctx) {
+    assertCalendarWindow(query.from, query.to, 'query');
+    const listing = await findPropertyById(ctx.deps.db, path.property_id);
+    if (!listing) throw new ApiError('not_found', 'No such property.');
+    return { status: 200, body: await calendar(ctx.deps.db, listing.id, query.from, query.to) };
+  },
+
+  async updatePropertyAvailability({ path, body }, ctx) {
+    const auth = caller(ctx);
+    assertCalendarWindow(body.from, body.to, 'body');
+    if (body.from < utcToday()) throw invalidFields([{ path: 'body.from', message: 'must not be in the past' }], 'Past nights cannot be changed.');
+    return ctx.deps.db.transaction().execute(async (trx) => {
+      // Locked like createBooking locks it, so a night cannot be booked and blocked at once.
+      const listing = managedBy(await lockListing(trx, path.property_id), auth);
+      if (body.blocked) {
+        const held = await findHeldStays(trx, listing.id, body.from, body.to);
+        if (held.length > 0) {
+          const stays = held.map((stay) => `${stay.check_in} to ${stay.check_out}`).join(', ');
+          throw new ApiError('dates_unavailable', `Booked nights cannot be blocked (stays ${stays}); cancel those bookings first.`);
+        }
+        await blockNights(trx, listing.id, nightsOf(body.from, body.to));
+      } else {
+        await unblockNights(trx, listing.id, body.from, body.to);
+      }
+      return { status: 200, body: await calendar(trx, listing.id, body.from, body.to) };
+    });
   },
 };

@@ -25,6 +25,12 @@ export interface Config {
   logRequests: boolean;
   /** Browser origins allowed to call the API (CORS); empty allows none, `*` allows any. */
   corsOrigins: string[];
+  /** How long a pending booking holds its dates waiting for payment. */
+  bookingHoldSeconds: number;
+  /** The service fee, in basis points of subtotal + cleaning fee (1000 = 10%). */
+  serviceFeeBasisPoints: number;
+  /** How often this process writes down lapsed holds and finished stays; 0 turns the sweep off. */
+  bookingSweepSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -44,6 +50,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginWindowSeconds: integer(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),
     logRequests: bool(env, 'LOG_REQUESTS', nodeEnv !== 'test'),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    bookingHoldSeconds: integer(env, 'BOOKING_HOLD_SECONDS', 15 * 60, { min: 1 }),
+    serviceFeeBasisPoints: integer(env, 'SERVICE_FEE_BASIS_POINTS', 1000, { max: 10_000 }),
+    bookingSweepSeconds: integer(env, 'BOOKING_SWEEP_SECONDS', 60),
   };
 }
 
@@ -52,12 +61,13 @@ function parseNodeEnv(value: string | undefined): Config['nodeEnv'] {
   return 'development';
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, bounds: { min?: number; max?: number } = {}): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = bounds;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }

@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { parse } from 'yaml';
 import { Redis } from 'ioredis';
 import type { Document } from 'openapi-backend';
-import { openDatabase } from '../db/index.js';
+import { sweepBookingStatuses } from '../db/bookings.js';
+import { deleteExpiredIdempotencyKeys } from '../db/idempotency.js';
+import { openDatabase, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { seedDemoData } from '../db/seed.js';
 import { handlers } from '../handlers/index.js';
@@ -48,6 +50,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
       loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
     };
     const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, log });
+    const stopSweeping = startBookingSweep(database.db, config.bookingSweepSeconds, log);
     const httpServer = koa.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);
@@ -59,6 +62,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
       deps,
       seeded,
       async close() {
+        stopSweeping();
         await new Promise<void>((resolve) => {
           httpServer.close(() => resolve());
           httpServer.closeAllConnections();
@@ -72,4 +76,30 @@ export async function startServer(config: Config, log?: (line: Record<string, un
     await database.close();
     throw err;
   }
+}
+
+/**
+ * Writes down lapsed holds and finished stays, and forgets idempotency keys past
+ * their day, every `seconds`. Nothing depends on it running (reads compute the
+ * status, bookings expire lapsed holds themselves); several processes may run
+ * it at once, as each statement is idempotent.
+ */
+function startBookingSweep(db: Db, seconds: number, log?: (line: Record<string, unknown>) => void): () => void {
+  if (seconds <= 0) return () => {};
+  let running: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = (async () => {
+      try {
+        await sweepBookingStatuses(db);
+        await deleteExpiredIdempotencyKeys(db);
+      } catch (err) {
+        (log ?? console.error)({ level: 'error', message: 'booking sweep failed', error: String(err) });
+      }
+    })();
+  }, seconds * 1000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    void running;
+  };
 }

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
+import type { CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -199,8 +199,9 @@ export const createProperty = <ThrowOnError extends boolean = false>(options: Op
  * Delete a property
  *
  * Removes a listing from search; only its host or an admin may. Refused with
- * `409 property_has_upcoming_stays` while it has confirmed stays that have
- * not ended: cancel those first. Past bookings and reviews are kept.
+ * `409 property_has_upcoming_stays` while it has pending or confirmed stays
+ * that have not ended: cancel those first. Past bookings and reviews are
+ * kept.
  *
  */
 export const deleteProperty = <ThrowOnError extends boolean = false>(options: Options<DeletePropertyData, ThrowOnError>) => (options.client ?? client).delete<DeletePropertyResponses, DeletePropertyErrors, ThrowOnError>({
@@ -242,16 +243,44 @@ export const updateProperty = <ThrowOnError extends boolean = false>(options: Op
  * Get a property's calendar
  *
  * Lists each night from `from` (inclusive) to `to` (exclusive), at most 366
- * nights, as `free`, `booked` (held by a pending or confirmed booking) or
- * `blocked` (not bookable for another reason, such as a night in the past).
- * A stay can be booked when all of its nights are `free` and its length
- * fits the property's `min_nights` / `max_nights`.
+ * nights, as `free`, `booked` (held by a pending booking whose hold has not
+ * lapsed, or by a confirmed one) or `blocked` (taken off the calendar by the
+ * host with `updatePropertyAvailability`, or in the past). A stay can be
+ * booked when all of its nights are `free` and its length fits the
+ * property's `min_nights` / `max_nights`. `to` must be after `from`.
  *
  */
 export const getPropertyAvailability = <ThrowOnError extends boolean = false>(options: Options<GetPropertyAvailabilityData, ThrowOnError>) => (options.client ?? client).get<GetPropertyAvailabilityResponses, GetPropertyAvailabilityErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/properties/{property_id}/availability',
     ...options
+});
+
+/**
+ * Block or unblock nights
+ *
+ * Takes the nights from `from` (inclusive) to `to` (exclusive) off the
+ * calendar (`blocked: true`) or puts them back (`blocked: false`); only the
+ * listing's host or an admin may. Both are idempotent: blocking a blocked
+ * night or unblocking a free one changes nothing.
+ *
+ * Blocking is refused with `409 dates_unavailable`, and changes nothing,
+ * when any of the nights is booked: cancel the booking first. Unblocking
+ * never touches bookings. Nights in the past cannot be changed (`400`). A
+ * blocked night cannot be booked, and a stay that includes one is not
+ * found by a search with `check_in` / `check_out`.
+ *
+ * Answers with the calendar of the changed window.
+ *
+ */
+export const updatePropertyAvailability = <ThrowOnError extends boolean = false>(options: Options<UpdatePropertyAvailabilityData, ThrowOnError>) => (options.client ?? client).patch<UpdatePropertyAvailabilityResponses, UpdatePropertyAvailabilityErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/properties/{property_id}/availability',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**
@@ -275,14 +304,21 @@ export const listBookings = <ThrowOnError extends boolean = false>(options?: Opt
  * be paid (`createPayment`) before its `expires_at`. Refused with:
  *
  * * `409 dates_unavailable` when the stay overlaps a pending or confirmed
- * booking of the property (this holds under any concurrency: the loser of
- * a race gets this answer);
+ * booking of the property, or includes a night the host blocked (this
+ * holds under any concurrency: the loser of a race gets this answer);
  * * `422 booking_rule_violated` when `check_in` is in the past, the number
  * of nights is outside the property's `min_nights` / `max_nights`,
  * `guests` exceeds its `max_guests`, or the caller is its host;
- * * `400 validation_failed` when `check_out` is not after `check_in`.
+ * * `400 validation_failed` when `check_out` is not after `check_in`;
+ * * `404 not_found` when the property does not exist or was withdrawn.
  *
- * Send an `Idempotency-Key` to retry safely.
+ * The hold lasts a configured time (15 minutes by default) from booking:
+ * `expires_at` says until when.
+ *
+ * Send an `Idempotency-Key` to retry safely. A replayed answer is the first
+ * response as it was sent then, marked `Idempotent-Replayed: true`. Keys
+ * are kept for 24 hours; only successful requests are remembered, so a
+ * retry of a refused request is tried again.
  *
  */
 export const createBooking = <ThrowOnError extends boolean = false>(options: Options<CreateBookingData, ThrowOnError>) => (options.client ?? client).post<CreateBookingResponses, CreateBookingErrors, ThrowOnError>({

@@ -394,6 +394,24 @@ export type Availability = {
 };
 
 /**
+ * Nights to take off the calendar or put back, from `from` up to, not including, `to`.
+ */
+export type AvailabilityUpdate = {
+    /**
+     * First night to change; today or later.
+     */
+    from: string;
+    /**
+     * Day after the last night to change (exclusive); after `from`, at most 366 days after it.
+     */
+    to: string;
+    /**
+     * `true` blocks the nights, `false` unblocks them.
+     */
+    blocked: boolean;
+};
+
+/**
  * One night of a property's calendar.
  */
 export type AvailabilityNight = {
@@ -420,8 +438,16 @@ export type BookingStatus = 'pending' | 'confirmed' | 'completed' | 'cancelled' 
 
 /**
  * The price of a stay, computed by the server when the booking is made or
- * changed, in minor units of `currency`:
- * `subtotal = nights × nightly_rate`, `total = subtotal + cleaning_fee + service_fee`.
+ * changed, in minor units of `currency`, with integers only:
+ *
+ * * `subtotal = nights × nightly_rate`;
+ * * `service_fee = (subtotal + cleaning_fee) × rate`, where the rate is the
+ * deployment's service fee (10% by default), rounded half up to a whole
+ * minor unit;
+ * * `total = subtotal + cleaning_fee + service_fee`.
+ *
+ * Every percentage the server applies (the service fee, a 50% refund) is
+ * rounded the same way: half up to a whole minor unit.
  *
  */
 export type PriceBreakdown = {
@@ -480,7 +506,9 @@ export type Booking = {
     status: BookingStatus;
     price: PriceBreakdown;
     /**
-     * While `pending`, when the hold lapses unless paid; null otherwise.
+     * While `pending`, when the hold lapses unless paid; for an `expired`
+     * booking, when it lapsed; null otherwise.
+     *
      */
     expires_at: string | null;
     /**
@@ -491,6 +519,10 @@ export type Booking = {
      * The user who cancelled it; null unless `cancelled`.
      */
     cancelled_by: string | null;
+    /**
+     * The `reason` given when it was cancelled, if any.
+     */
+    cancellation_reason: string | null;
     refund: Refund;
     created_at: string;
     updated_at: string;
@@ -1639,6 +1671,77 @@ export type GetPropertyAvailabilityResponses = {
 };
 
 export type GetPropertyAvailabilityResponse = GetPropertyAvailabilityResponses[keyof GetPropertyAvailabilityResponses];
+
+export type UpdatePropertyAvailabilityData = {
+    body: AvailabilityUpdate;
+    path: {
+        /**
+         * The property's id.
+         */
+        property_id: string;
+    };
+    query?: never;
+    url: '/properties/{property_id}/availability';
+};
+
+export type UpdatePropertyAvailabilityErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * The stay overlaps a pending or confirmed booking of the property (`dates_unavailable`).
+     */
+    409: Problem;
+    /**
+     * The body is larger than the server accepts (`payload_too_large`).
+     */
+    413: Problem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type UpdatePropertyAvailabilityError = UpdatePropertyAvailabilityErrors[keyof UpdatePropertyAvailabilityErrors];
+
+export type UpdatePropertyAvailabilityResponses = {
+    /**
+     * The calendar of the nights from `from` to `to`, after the change.
+     */
+    200: Availability;
+};
+
+export type UpdatePropertyAvailabilityResponse = UpdatePropertyAvailabilityResponses[keyof UpdatePropertyAvailabilityResponses];
 
 export type ListBookingsData = {
     body?: never;

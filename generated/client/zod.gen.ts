@@ -255,6 +255,15 @@ export const zPropertyList = z.object({
 });
 
 /**
+ * Nights to take off the calendar or put back, from `from` up to, not including, `to`.
+ */
+export const zAvailabilityUpdate = z.object({
+    from: z.iso.date().length(10),
+    to: z.iso.date().length(10),
+    blocked: z.boolean()
+});
+
+/**
  * One night of a property's calendar.
  */
 export const zAvailabilityNight = z.object({
@@ -293,8 +302,16 @@ export const zBookingStatus = z.enum([
 
 /**
  * The price of a stay, computed by the server when the booking is made or
- * changed, in minor units of `currency`:
- * `subtotal = nights × nightly_rate`, `total = subtotal + cleaning_fee + service_fee`.
+ * changed, in minor units of `currency`, with integers only:
+ *
+ * * `subtotal = nights × nightly_rate`;
+ * * `service_fee = (subtotal + cleaning_fee) × rate`, where the rate is the
+ * deployment's service fee (10% by default), rounded half up to a whole
+ * minor unit;
+ * * `total = subtotal + cleaning_fee + service_fee`.
+ *
+ * Every percentage the server applies (the service fee, a 50% refund) is
+ * rounded the same way: half up to a whole minor unit.
  *
  */
 export const zPriceBreakdown = z.object({
@@ -338,6 +355,7 @@ export const zBooking = z.object({
     expires_at: z.iso.datetime().min(20).max(64).nullable(),
     cancelled_at: z.iso.datetime().min(20).max(64).nullable(),
     cancelled_by: z.uuid().length(36).nullable(),
+    cancellation_reason: z.string().max(500).regex(/^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$/).nullable(),
     refund: zRefund,
     created_at: z.iso.datetime().min(20).max(64),
     updated_at: z.iso.datetime().min(20).max(64)
@@ -690,6 +708,17 @@ export const zGetPropertyAvailabilityQuery = z.object({
  * The calendar.
  */
 export const zGetPropertyAvailabilityResponse = zAvailability;
+
+export const zUpdatePropertyAvailabilityBody = zAvailabilityUpdate;
+
+export const zUpdatePropertyAvailabilityPath = z.object({
+    property_id: z.uuid().length(36)
+});
+
+/**
+ * The calendar of the nights from `from` to `to`, after the change.
+ */
+export const zUpdatePropertyAvailabilityResponse = zAvailability;
 
 export const zListBookingsQuery = z.object({
     role: z.enum(['guest', 'host']).optional(),

@@ -1,0 +1,250 @@
+/**
+ * Queries on bookings and on the nights hosts block. Each takes the database or
+ * a transaction first.
+ *
+ * Two clocks are never mixed: whether a hold has lapsed and whether a stay is
+ * over are decided here, in SQL, by the database's clock, so every server process
+ * agrees. The stored `status` may lag behind (a sweep writes it down); every read
+ * goes through `effectiveStatus`, so a client never sees the lag.
+ */
+import { sql, type Insertable, type Selectable, type SqlBool, type Updateable } from 'kysely';
+import type { Db, Tx } from './index.js';
+import type { Bookings } from '../generated/db.js';
+import type { PropertyRow } from './properties.js';
+
+export type BookingStatus = 'pending' | 'confirmed' | 'completed' | 'cancelled' | 'expired';
+export type BookingRow = Selectable<Bookings> & { status: BookingStatus };
+
+/** The UTC date of the database's clock: "today" of the spec. */
+const today = sql<string>`(now() at time zone 'utc')::date`;
+
+/** The status a client sees: a lapsed hold is expired and a paid stay past its check-out completed. */
+const effectiveStatus = sql<BookingStatus>`(case
+  when bookings.status = 'pending' and bookings.expires_at <= now() then 'expired'
+  when bookings.status = 'confirmed' and bookings.check_out <= ${today} then 'completed'
+  else bookings.status end)`;
+
+/**
+ * Stays whose nights are taken. The `status in (...)` term is the predicate of
+ * the exclusion constraint's index, so the planner can use that index here.
+ */
+const holdsItsDates = sql<SqlBool>`(bookings.status in ('pending', 'confirmed')
+  and (bookings.status = 'confirmed' or bookings.expires_at > now()))`;
+
+function overlaps(checkIn: string, checkOut: string) {
+  return sql<SqlBool>`daterange(bookings.check_in, bookings.check_out, '[)') && daterange(${checkIn}::date, ${checkOut}::date, '[)')`;
+}
+
+function selectBookings(db: Db | Tx) {
+  return db
+    .selectFrom('bookings')
+    .select([
+      'bookings.id', 'bookings.property_id', 'bookings.guest_id', 'bookings.check_in', 'bookings.check_out', 'bookings.guests',
+      'bookings.nights', 'bookings.nightly_rate', 'bookings.subtotal', 'bookings.cleaning_fee', 'bookings.service_fee',
+      'bookings.total', 'bookings.currency', 'bookings.expires_at', 'bookings.confirmed_at', 'bookings.cancelled_at',
+      'bookings.cancelled_by', 'bookings.cancellation_reason', 'bookings.refund_amount', 'bookings.refund_status',
+      'bookings.created_at', 'bookings.updated_at',
+    ])
+    .select(effectiveStatus.as('status'));
+}
+
+export async function findBookingById(db: Db | Tx, id: string): Promise<(BookingRow & { host_id: string }) | undefined> {
+  return selectBookings(db)
+    .innerJoin('properties', 'properties.id', 'bookings.property_id')
+    .select('properties.host_id')
+    .where('bookings.id', '=', id)
+    .executeTakeFirst();
+}
+
+/** The booking, locked until the transaction ends, so a concurrent change waits for this one. */
+export async function lockBooking(trx: Tx, id: string): Promise<(BookingRow & { host_id: string }) | undefined> {
+  return selectBookings(trx)
+    .innerJoin('properties', 'properties.id', 'bookings.property_id')
+    .select('properties.host_id')
+    .where('bookings.id', '=', id)
+    .forUpdate('bookings')
+    .executeTakeFirst();
+}
+
+/**
+ * A listed property, locked against concurrent bookings, blocks, edits and
+ * withdrawal of the same listing until the transaction ends. This orders the
+ * writers of one calendar, so a block and a booking of the same night cannot
+ * both succeed and a booking is always checked against the listing's current
+ * rules. Overlapping stays are refused by the exclusion constraint regardless.
+ * (NO KEY UPDATE: inserting bookings that reference the row is not blocked.)
+ */
+export async function lockListing(trx: Tx, propertyId: string): Promise<PropertyRow | undefined> {
+  return trx
+    .selectFrom('properties')
+    .selectAll()
+    .where('id', '=', propertyId)
+    .where('deleted_at', 'is', null)
+    .forNoKeyUpdate()
+    .executeTakeFirst();
+}
+
+/**
+ * Writes down the lapsed holds of a property, so that their dates leave the
+ * exclusion constraint before a new stay is inserted. Run under lockListing,
+ * so this is what makes expiry hold without any background worker.
+ */
+export async function expireLapsedHolds(trx: Tx, propertyId: string): Promise<void> {
+  await trx
+    .updateTable('bookings')
+    .set({ status: 'expired' })
+    .where('property_id', '=', propertyId)
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', sql<Date>`now()`)
+    .execute();
+}
+
+export type NewBooking = Omit<Insertable<Bookings>, 'status' | 'expires_at'>;
+
+/** A pending booking that holds its dates for `holdSeconds` from now (the database's now). */
+export async function insertPendingBooking(trx: Tx, row: NewBooking, holdSeconds: number): Promise<BookingRow> {
+  const inserted = await trx
+    .insertInto('bookings')
+    .values({ ...row, status: 'pending', expires_at: sql`date_trunc('milliseconds', now()) + ${holdSeconds} * interval '1 second'` })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return (await findBookingById(trx, inserted.id)) as BookingRow;
+}
+
+export async function updateBookingRow(trx: Tx, id: string, changes: Updateable<Bookings>): Promise<BookingRow> {
+  await trx.updateTable('bookings').set(changes).where('id', '=', id).executeTakeFirstOrThrow();
+  return (await findBookingById(trx, id)) as BookingRow;
+}
+
+/**
+ * pending -> confirmed: the one transition a successful payment makes (the
+ * payments issue calls this). A hold that lapsed but was not yet written down
+ * still holds its dates in the exclusion constraint, so nobody else can have
+ * taken them and confirming it is safe; once written down as expired, or
+ * cancelled, it is not confirmed (undefined), and the payment must be refunded.
+ */
+export async function confirmBooking(trx: Tx | Db, id: string): Promise<BookingRow | undefined> {
+  const result = await trx
+    .updateTable('bookings')
+    .set({ status: 'confirmed', expires_at: null, confirmed_at: sql`date_trunc('milliseconds', now())` })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  if (result.numUpdatedRows !== 1n) return undefined;
+  return findBookingById(trx, id);
+}
+
+/** Held stays of a property that overlap [checkIn, checkOut), other than `exceptId`. */
+export async function findHeldStays(db: Db | Tx, propertyId: string, checkIn: string, checkOut: string, exceptId?: string) {
+  let query = db
+    .selectFrom('bookings')
+    .select(['id', 'check_in', 'check_out'])
+    .where('property_id', '=', propertyId)
+    .where(holdsItsDates)
+    .where(overlaps(checkIn, checkOut));
+  if (exceptId) query = query.where('id', '!=', exceptId);
+  return query.orderBy('check_in').execute();
+}
+
+/** Whether a listing has a pending or confirmed stay that has not ended. */
+export async function hasUpcomingStays(db: Db | Tx, propertyId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('bookings')
+    .select('id')
+    .where('property_id', '=', propertyId)
+    .where(holdsItsDates)
+    .where('check_out', '>', today)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function findBlockedNights(db: Db | Tx, propertyId: string, from: string, to: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('blocked_nights')
+    .select('night')
+    .where('property_id', '=', propertyId)
+    .where('night', '>=', from)
+    .where('night', '<', to)
+    .orderBy('night')
+    .execute();
+  return rows.map((row) => row.night);
+}
+
+export async function blockNights(trx: Tx, propertyId: string, nights: string[]): Promise<void> {
+  if (nights.length === 0) return;
+  await trx
+    .insertInto('blocked_nights')
+    .values(nights.map((night) => ({ property_id: propertyId, night })))
+    .onConflict((oc) => oc.columns(['property_id', 'night']).doNothing())
+    .execute();
+}
+
+export async function unblockNights(trx: Tx, propertyId: string, from: string, to: string): Promise<void> {
+  await trx.deleteFrom('blocked_nights').where('property_id', '=', propertyId).where('night', '>=', from).where('night', '<', to).execute();
+}
+
+export interface BookingListOptions {
+  /** Only this guest's stays. */
+  guestId?: string;
+  /** Only stays on this host's properties. */
+  hostId?: string;
+  status?: BookingStatus;
+  /** created_at and id of the last row of the previous page. */
+  after?: { createdAt: string; id: string };
+  limit: number;
+}
+
+export async function listBookings(db: Db, options: BookingListOptions): Promise<BookingRow[]> {
+  let query = selectBookings(db);
+  if (options.guestId) query = query.where('bookings.guest_id', '=', options.guestId);
+  if (options.hostId) {
+    const hostId = options.hostId;
+    query = query.where('bookings.property_id', 'in', (eb) => eb.selectFrom('properties').select('id').where('host_id', '=', hostId));
+  }
+  if (options.status) query = query.where(effectiveStatus, '=', options.status);
+  if (options.after) {
+    const { createdAt, id } = options.after;
+    query = query.where((eb) => eb(eb.refTuple('bookings.created_at', 'bookings.id'), '<', eb.tuple(new Date(createdAt), id)));
+  }
+  return query.orderBy('bookings.created_at', 'desc').orderBy('bookings.id', 'desc').limit(options.limit + 1).execute();
+}
+
+/**
+ * Properties free for the whole stay [checkIn, checkOut): no held stay overlaps
+ * it and no night of it is blocked. For the search's WHERE clause; both
+ * subqueries are answered by indexes (the exclusion constraint's gist index and
+ * blocked_nights' primary key).
+ */
+export function isFreeFor(checkIn: string, checkOut: string) {
+  return sql<SqlBool>`(not exists (
+      select 1 from bookings
+      where bookings.property_id = properties.id and ${holdsItsDates} and ${overlaps(checkIn, checkOut)}
+    ) and not exists (
+      select 1 from blocked_nights
+      where blocked_nights.property_id = properties.id
+        and blocked_nights.night >= ${checkIn}::date and blocked_nights.night < ${checkOut}::date
+    ))`;
+}
+
+/**
+ * Writes down what time has already decided: lapsed holds become expired and
+ * paid stays past check-out completed. Reads never depend on it (see
+ * effectiveStatus); it keeps the stored rows honest for reports and for the
+ * payments that look at them.
+ */
+export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; completed: number }> {
+  const expired = await db
+    .updateTable('bookings')
+    .set({ status: 'expired' })
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', sql<Date>`now()`)
+    .executeTakeFirst();
+  const completed = await db
+    .updateTable('bookings')
+    .set({ status: 'completed' })
+    .where('status', '=', 'confirmed')
+    .where('check_out', '<=', today)
+    .executeTakeFirst();
+  return { expired: Number(expired.numUpdatedRows), completed: Number(completed.numUpdatedRows) };
+}
