@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import * as api from '../../generated/client/sdk.gen.js';
 import type { Client } from '../../generated/client/client/index.js';
-import type { Property, PropertyInput, RegisterUserInput, User } from '../../generated/client/types.gen.js';
+import type { Booking, BookingInput, Property, PropertyInput, RegisterUserInput, User } from '../../generated/client/types.gen.js';
+import { confirmBooking } from '../../db/bookings.js';
 import { hashPassword } from '../../handlers/users.js';
+import { addDays, utcToday } from '../../server/dates.js';
 import type { TestServer } from './server.js';
 
 export interface Account extends User {
@@ -83,4 +85,70 @@ export async function createProperty(client: Client, host?: Account, overrides: 
   const { data, error } = await api.createProperty({ client, auth: owner.token, body: propertyInput(overrides) });
   if (!data) throw new Error(`createProperty failed: ${JSON.stringify(error)}`);
   return { ...data, host: owner };
+}
+
+/** The date `days` after today (UTC), for stays that are always in the future. */
+export function fromToday(days: number): string {
+  return addDays(utcToday(), days);
+}
+
+/** A pending booking made through the API by `guest` (a new guest if none), on `property` (a new listing if none). */
+export async function createBooking(
+  client: Client,
+  options: { guest?: Account; property?: Property; stay?: Partial<BookingInput>; idempotencyKey?: string } = {},
+): Promise<Booking & { guest: Account }> {
+  const guest = options.guest ?? (await createUser(client));
+  const property = options.property ?? (await createProperty(client));
+  const body: BookingInput = { property_id: property.id, check_in: fromToday(30), check_out: fromToday(33), guests: 2, ...options.stay };
+  const { data, error } = await api.createBooking({
+    client,
+    auth: guest.token,
+    body,
+    ...(options.idempotencyKey ? { headers: { 'Idempotency-Key': options.idempotencyKey } } : {}),
+  });
+  if (!data) throw new Error(`createBooking failed: ${JSON.stringify(error)}`);
+  return { ...data, guest };
+}
+
+/**
+ * pending -> confirmed through the one transition a successful payment makes
+ * (db/bookings.ts confirmBooking), until the payments issue lands createPayment.
+ */
+export async function confirmStay(server: TestServer, bookingId: string): Promise<void> {
+  const confirmed = await confirmBooking(server.deps.db, bookingId);
+  if (!confirmed) throw new Error(`booking ${bookingId} could not be confirmed`);
+}
+
+/**
+ * A paid stay that has already ended, written directly: the API rightly refuses
+ * to book dates in the past, and this is what such a stay looks like in the
+ * database once time has passed.
+ */
+export async function insertPastStay(
+  server: TestServer,
+  options: { guest: Account; property: Property; checkIn: string; checkOut: string; status?: 'confirmed' | 'completed' },
+): Promise<string> {
+  const nights = Math.round((Date.parse(options.checkOut) - Date.parse(options.checkIn)) / 86_400_000);
+  const subtotal = nights * options.property.price_per_night;
+  const { id } = await server.deps.db
+    .insertInto('bookings')
+    .values({
+      property_id: options.property.id,
+      guest_id: options.guest.id,
+      check_in: options.checkIn,
+      check_out: options.checkOut,
+      guests: 1,
+      status: options.status ?? 'confirmed',
+      nights,
+      nightly_rate: options.property.price_per_night,
+      subtotal,
+      cleaning_fee: options.property.cleaning_fee,
+      service_fee: 0,
+      total: subtotal + options.property.cleaning_fee,
+      currency: options.property.currency,
+      confirmed_at: new Date(Date.parse(options.checkIn) - 86_400_000),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return id;
 }
