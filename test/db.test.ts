@@ -17,6 +17,7 @@ import { DEMO_PASSWORD, seedDemoData } from '../db/seed.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
+const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'properties', 'sessions', 'users'];
 
 /** The SQLSTATE a failed query reports, or undefined when it succeeds. */
 async function sqlState(query: Promise<unknown>): Promise<string | undefined> {
@@ -101,16 +102,16 @@ describe.each(engines)('database on $kind', (engine) => {
 
   it('migrates up, down to zero, and up again', async () => {
     expect(await migrateToLatest(db)).toEqual(MIGRATIONS);
-    expect(await tableNames(db)).toEqual(['properties', 'sessions', 'users']);
+    expect(await tableNames(db)).toEqual(TABLES);
     expect(await migrateToLatest(db)).toEqual([]);
 
     expect(await migrateDown(db)).toEqual(MIGRATIONS.slice(-1));
-    expect(await tableNames(db)).toEqual(['sessions', 'users']);
+    expect(await tableNames(db)).toEqual(['properties', 'sessions', 'users']);
     expect(await migrateDown(db, Infinity)).toEqual(MIGRATIONS.slice(0, -1).reverse());
     expect(await tableNames(db)).toEqual([]);
 
     expect(await migrateToLatest(db)).toEqual(MIGRATIONS);
-    expect(await tableNames(db)).toEqual(['properties', 'sessions', 'users']);
+    expect(await tableNames(db)).toEqual(TABLES);
   }, 60_000);
 
   it('returns the same JS types from a property row', async () => {
@@ -290,7 +291,7 @@ describe('embedded database on disk', () => {
 
       const second = await openDatabase({ dataDir });
       expect(second.isNew).toBe(false);
-      expect(await tableNames(second.db)).toEqual(['properties', 'sessions', 'users']);
+      expect(await tableNames(second.db)).toEqual(TABLES);
       await second.close();
     } finally {
       rmSync(parent, { recursive: true, force: true });
