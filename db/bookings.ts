@@ -9,8 +9,7 @@
  */
 import { sql, type Insertable, type Selectable, type SqlBool, type Updateable } from 'kysely';
 import type { Db, Tx } from './index.js';
-import type { Bookings } from '../generated/db.js';
-import type { PropertyRow } from './properties.js';
+import type { Bookings, Properties } from '../generated/db.js';
 
 export type BookingStatus = 'pending' | 'confirmed' | 'completed' | 'cancelled' | 'expired';
 export type BookingRow = Selectable<Bookings> & { status: BookingStatus };
@@ -74,7 +73,7 @@ export async function lockBooking(trx: Tx, id: string): Promise<(BookingRow & { 
  * rules. Overlapping stays are refused by the exclusion constraint regardless.
  * (NO KEY UPDATE: inserting bookings that reference the row is not blocked.)
  */
-export async function lockListing(trx: Tx, propertyId: string): Promise<PropertyRow | undefined> {
+export async function lockListing(trx: Tx, propertyId: string): Promise<Selectable<Properties> | undefined> {
   return trx
     .selectFrom('properties')
     .selectAll()
