@@ -25,6 +25,16 @@ export interface Config {
   logRequests: boolean;
   /** Browser origins allowed to call the API (CORS); empty allows none, `*` allows any. */
   corsOrigins: string[];
+  /** Answer GraphQL introspection queries (on unless production). */
+  graphqlIntrospection: boolean;
+  /** Serve the GraphiQL page at GET /graphql (on unless production). */
+  graphqlGraphiql: boolean;
+  /** Deepest selection a GraphQL query may nest. */
+  graphqlMaxDepth: number;
+  /** Highest cost a GraphQL query may have (objects count 2, scalars 1, deeper levels more). */
+  graphqlMaxCost: number;
+  /** Most aliases one GraphQL query may use (each aliased field can be one more REST call). */
+  graphqlMaxAliases: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -44,6 +54,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginWindowSeconds: integer(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),
     logRequests: bool(env, 'LOG_REQUESTS', nodeEnv !== 'test'),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    graphqlIntrospection: bool(env, 'GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
+    graphqlGraphiql: bool(env, 'GRAPHQL_GRAPHIQL', nodeEnv !== 'production'),
+    graphqlMaxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 8),
+    graphqlMaxCost: integer(env, 'GRAPHQL_MAX_COST', 5000),
+    graphqlMaxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15),
   };
 }
 
