@@ -1,7 +1,7 @@
 /**
  * The Koa application: request ids, the one error-to-problem mapper, the
- * infrastructure routes (spec, docs, health), JSON body parsing with its limits,
- * and then every API request handed to openapi-backend (api.ts).
+ * infrastructure routes (spec, docs, health, GraphQL), JSON body parsing with its
+ * limits, and then every API request handed to openapi-backend (api.ts).
  */
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
@@ -14,6 +14,7 @@ import type { Document } from 'openapi-backend';
 import { createApi, type Api } from './api.js';
 import { docsAsset, docsInit, docsPage } from './docs.js';
 import { ApiError, toApiError, toProblem } from './errors.js';
+import { GRAPHQL_PATH, graphqlMiddleware, loadGraphQLSchema } from './graphql.js';
 import type { Deps, Handlers } from './operations.js';
 
 export interface AppOptions {
@@ -113,6 +114,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ok' : 'unavailable', checks, sessions: deps.sessions.kind };
   });
+  // GraphQL reads its own body (with the same size limit), so it is routed before the JSON body parser.
+  const graphql = graphqlMiddleware(await loadGraphQLSchema(spec, api.dispatch, log), deps.config);
+  infra.get(GRAPHQL_PATH, graphql);
+  infra.post(GRAPHQL_PATH, graphql);
   koa.use(infra.routes());
 
   // Every request body of the API is JSON; anything else is refused before parsing.

@@ -31,6 +31,16 @@ export interface Config {
   serviceFeeBasisPoints: number;
   /** How often this process writes down lapsed holds and finished stays; 0 turns the sweep off. */
   bookingSweepSeconds: number;
+  /** Answer GraphQL introspection queries (on unless production). */
+  graphqlIntrospection: boolean;
+  /** Serve the GraphiQL page at GET /graphql (on unless production). */
+  graphqlGraphiql: boolean;
+  /** Deepest selection a GraphQL query may nest. */
+  graphqlMaxDepth: number;
+  /** Highest cost a GraphQL query may have (objects count 2, scalars 1, deeper levels more). */
+  graphqlMaxCost: number;
+  /** Most aliases one GraphQL query may use (each aliased field can be one more REST call). */
+  graphqlMaxAliases: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -53,6 +63,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bookingHoldSeconds: integer(env, 'BOOKING_HOLD_SECONDS', 15 * 60, { min: 1 }),
     serviceFeeBasisPoints: integer(env, 'SERVICE_FEE_BASIS_POINTS', 1000, { max: 10_000 }),
     bookingSweepSeconds: integer(env, 'BOOKING_SWEEP_SECONDS', 60),
+    graphqlIntrospection: bool(env, 'GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
+    graphqlGraphiql: bool(env, 'GRAPHQL_GRAPHIQL', nodeEnv !== 'production'),
+    graphqlMaxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 8),
+    graphqlMaxCost: integer(env, 'GRAPHQL_MAX_COST', 5000),
+    graphqlMaxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15),
   };
 }
 
