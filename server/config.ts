@@ -12,6 +12,8 @@ export interface Config {
   dataDir: string;
   /** Redis connection string; without it sessions live in the database. */
   redisUrl: string | undefined;
+  /** Put before every Redis key, so that deployments (or test runs) can share one Redis. */
+  redisKeyPrefix: string;
   /** Seed the demo data when the embedded database is created. */
   seedOnFirstStart: boolean;
   sessionTtlSeconds: number;
@@ -52,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || '.data/pglite',
     redisUrl: env.REDIS_URL || undefined,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX ?? 'staybook:',
     seedOnFirstStart: bool(env, 'SEED_DEMO_DATA', true),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 7 * 24 * 3600),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 100 * 1024),

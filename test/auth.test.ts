@@ -37,7 +37,7 @@ async function redisSessions(): Promise<Array<{ key: string; value: string | nul
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', 'session:*', 'COUNT', 1000);
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${env.redisKeyPrefix}session:*`, 'COUNT', 1000);
     keys.push(...batch);
     cursor = next;
   } while (cursor !== '0');
@@ -77,7 +77,7 @@ describe('login', () => {
     expect(expiresAt).toBeLessThanOrEqual(after + ttlMs + 1000);
     expect(data!.user).toMatchObject({ id: user.id, email: user.email, role: 'guest', name: 'Signing In' });
 
-    const stored = await redis.get(`session:${sha256(data!.access_token)}`);
+    const stored = await redis.get(`${env.redisKeyPrefix}session:${sha256(data!.access_token)}`);
     expect(JSON.parse(stored!)).toMatchObject({ user_id: user.id });
     expect(await currentUserStatus(server, data!.access_token)).toBe(200);
   });
@@ -87,12 +87,12 @@ describe('login', () => {
     const token = data!.access_token;
 
     const sessions = await redisSessions();
-    expect(sessions.map((session) => session.key)).toContain(`session:${sha256(token)}`);
+    expect(sessions.map((session) => session.key)).toContain(`${env.redisKeyPrefix}session:${sha256(token)}`);
     for (const { key, value } of sessions) {
       expect(key).not.toContain(token);
       expect(value ?? '').not.toContain(token);
     }
-    const userSessions = await redis.smembers(`user-sessions:${user.id}`);
+    const userSessions = await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`);
     expect(userSessions).toContain(sha256(token));
     expect(userSessions.join()).not.toContain(token);
     expect(await sessionRows(server, user.id)).toEqual([]);
@@ -108,7 +108,7 @@ describe('login', () => {
     expect(rows.map((row) => row.token_hash)).toContain(sha256(token));
     for (const row of rows) expect(JSON.stringify(row)).not.toContain(token);
     expect(rows.find((row) => row.token_hash === sha256(token))!.expires_at.toISOString()).toBe(data!.expires_at);
-    expect(await redis.exists(`session:${sha256(token)}`)).toBe(0);
+    expect(await redis.exists(`${env.redisKeyPrefix}session:${sha256(token)}`)).toBe(0);
     expect(await currentUserStatus(dbServer, token)).toBe(200);
   });
 
@@ -117,11 +117,11 @@ describe('login', () => {
 
     expect(response.status).toBe(200);
     expect(data!.user.id).toBe(user.id);
-    expect(await redis.exists(`session:${sha256(data!.access_token)}`)).toBe(1);
+    expect(await redis.exists(`${env.redisKeyPrefix}session:${sha256(data!.access_token)}`)).toBe(1);
   });
 
   it('answers a wrong password and an unknown email alike with 401 invalid_credentials, and starts no session', async () => {
-    const sessionsBefore = await redis.smembers(`user-sessions:${user.id}`);
+    const sessionsBefore = await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`);
 
     const wrongPassword = await api.login({ client: server.client, body: { email: user.email, password: 'not the password' } });
     const unknownEmail = await api.login({ client: server.client, body: { email: uniqueEmail('nobody'), password: user.password } });
@@ -132,7 +132,7 @@ describe('login', () => {
     const { request_id: _b, ...unknownEmailBody } = b;
     expect(wrongPasswordBody).toEqual(unknownEmailBody);
     expect(wrongPassword.response.headers.get('www-authenticate')).toBe(unknownEmail.response.headers.get('www-authenticate'));
-    expect((await redis.smembers(`user-sessions:${user.id}`)).sort()).toEqual(sessionsBefore.sort());
+    expect((await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`)).sort()).toEqual(sessionsBefore.sort());
   });
 
   it('refuses a malformed email with 400 validation_failed at body.email', async () => {
@@ -142,21 +142,21 @@ describe('login', () => {
   });
 
   it('refuses an unknown field with 400 validation_failed, and starts no session', async () => {
-    const sessionsBefore = await redis.smembers(`user-sessions:${user.id}`);
+    const sessionsBefore = await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`);
     const result = await api.login({
       client: server.client,
       body: { email: user.email, password: user.password, remember_me: true } as never,
     });
 
     expectProblem(result, 400, 'validation_failed', 'body.remember_me');
-    expect((await redis.smembers(`user-sessions:${user.id}`)).sort()).toEqual(sessionsBefore.sort());
+    expect((await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`)).sort()).toEqual(sessionsBefore.sort());
   });
 
   it('throttles an email after LOGIN_MAX_FAILURES failures with 429 rate_limited and Retry-After, refusing even the right password', async () => {
     const throttled = await env.start({ loginMaxFailures: 3 });
     const victim = await createUser(throttled.client);
     const bystander = await createUser(throttled.client);
-    const sessionsBefore = await redis.smembers(`user-sessions:${victim.id}`);
+    const sessionsBefore = await redis.smembers(`${env.redisKeyPrefix}user-sessions:${victim.id}`);
 
     for (let attempt = 1; attempt <= 3; attempt += 1) {
       const result = await api.login({ client: throttled.client, body: { email: victim.email, password: `guess number ${attempt}` } });
@@ -169,7 +169,7 @@ describe('login', () => {
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(throttled.deps.config.loginWindowSeconds);
-    expect((await redis.smembers(`user-sessions:${victim.id}`)).sort()).toEqual(sessionsBefore.sort());
+    expect((await redis.smembers(`${env.redisKeyPrefix}user-sessions:${victim.id}`)).sort()).toEqual(sessionsBefore.sort());
 
     // The throttle is per email: another account still signs in.
     const other = await api.login({ client: throttled.client, body: { email: bystander.email, password: bystander.password } });
@@ -192,7 +192,7 @@ describe('bearerAuth', () => {
     await sleep(1200);
 
     expect(await currentUserStatus(shortLived, token)).toBe(401);
-    expect(await redis.exists(`session:${sha256(token)}`)).toBe(0);
+    expect(await redis.exists(`${env.redisKeyPrefix}session:${sha256(token)}`)).toBe(0);
   });
 
   it('refuses an expired token with 401 unauthenticated when sessions live in the database', async () => {
@@ -253,8 +253,8 @@ describe('logout', () => {
     const { response } = await api.logout({ client: server.client, auth: token });
 
     expect(response.status).toBe(204);
-    expect(await redis.exists(`session:${sha256(token)}`)).toBe(0);
-    expect(await redis.sismember(`user-sessions:${user.id}`, sha256(token))).toBe(0);
+    expect(await redis.exists(`${env.redisKeyPrefix}session:${sha256(token)}`)).toBe(0);
+    expect(await redis.sismember(`${env.redisKeyPrefix}user-sessions:${user.id}`, sha256(token))).toBe(0);
     expect(await currentUserStatus(server, token)).toBe(401);
     expectProblem(await api.logout({ client: server.client, auth: token }), 401, 'unauthenticated');
   });
@@ -267,7 +267,7 @@ describe('logout', () => {
 
     expect(await currentUserStatus(server, phone)).toBe(401);
     expect(await currentUserStatus(server, laptop)).toBe(200);
-    expect(await redis.exists(`session:${sha256(laptop)}`)).toBe(1);
+    expect(await redis.exists(`${env.redisKeyPrefix}session:${sha256(laptop)}`)).toBe(1);
   });
 
   it('is seen at once by a second server process on the same database and Redis', async () => {
@@ -302,11 +302,11 @@ describe('logout', () => {
   });
 
   it('refuses a token that is not valid with 401 unauthenticated and leaves the real sessions alone', async () => {
-    const sessionsBefore = await redis.smembers(`user-sessions:${user.id}`);
+    const sessionsBefore = await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`);
     const result = await api.logout({ client: server.client, auth: 'sbt_this-token-was-never-issued' });
 
     expectProblem(result, 401, 'unauthenticated');
-    expect((await redis.smembers(`user-sessions:${user.id}`)).sort()).toEqual(sessionsBefore.sort());
+    expect((await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`)).sort()).toEqual(sessionsBefore.sort());
     expect(await currentUserStatus(server, user.token)).toBe(200);
   });
 });

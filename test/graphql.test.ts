@@ -15,7 +15,7 @@ import { graphqlRequest, walkGraphQL, type GraphQLReply } from '../scripts/walk-
 import { loadConfig } from '../server/config.js';
 import { printGraphQLSchema } from '../server/graphql.js';
 import { loadSpec } from '../server/server.js';
-import { createAdmin, createHost, createProperty, createUser, propertyInput, uniqueEmail } from './support/factories.js';
+import { createAdmin, createBooking, createHost, createProperty, createUser, fromToday, propertyInput, uniqueEmail } from './support/factories.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 
 let env: TestEnvironment;
@@ -338,14 +338,14 @@ describe('properties through GraphQL and REST', () => {
 describe('operations whose issue has not landed', () => {
   it('answer with an error whose code is not_implemented (501), as REST does', async () => {
     const token = (await createUser(server.client)).token;
-    const rest = await api.listBookings({ client: server.client, auth: token });
-    expectSameRefusal(rest, await gql('{ listBookings { next_cursor } }', {}, token), 'listBookings', 501, 'not_implemented');
-    const booking = await gql(
-      'mutation ($input: BookingInput_Input!) { createBooking(input: $input) { id } }',
-      { input: { property_id: someId, check_in: '2027-03-01', check_out: '2027-03-04', guests: 2 } },
+    const rest = await api.listPayments({ client: server.client, auth: token });
+    expectSameRefusal(rest, await gql('{ listPayments { next_cursor } }', {}, token), 'listPayments', 501, 'not_implemented');
+    const payment = await gql(
+      'mutation ($input: PaymentInput_Input!) { createPayment(Idempotency_Key: "graphql-pending-test", input: $input) { id } }',
+      { input: { booking_id: someId, payment_method: 'pm_card_visa' } },
       token,
     );
-    expectGraphQLProblem(booking, 'createBooking', 501, 'not_implemented');
+    expectGraphQLProblem(payment, 'createPayment', 501, 'not_implemented');
     expectGraphQLProblem(await gql('{ listReviews { next_cursor } }'), 'listReviews', 501, 'not_implemented');
   });
 });
@@ -384,7 +384,89 @@ describe('links between types', () => {
     expect(reply.errors).toEqual([expect.objectContaining({ path: ['getProperty', 'reviews'], extensions: expect.objectContaining({ code: 'not_implemented', status: 501 }) })]);
   });
 
-  it.todo('booking → property → host in one query (after bookings land)');
+  it('booking → property → host and booking → guest in one query', async () => {
+    const host = await createHost(server.client, { name: 'Linked Host' });
+    const property = await createProperty(server.client, host, { name: 'Linked listing' });
+    const booking = await createBooking(server.client, { property });
+    const reply = await gql<{ getBooking: { id: string; property: { name: string; host: { id: string; name: string } }; guest: { id: string } } }>(
+      'query ($id: UUID!) { getBooking(booking_id: $id) { id property { name host { id name } } guest { id } } }',
+      { id: booking.id },
+      booking.guest.token,
+    );
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data!.getBooking).toEqual({
+      id: booking.id,
+      property: { name: 'Linked listing', host: { id: host.id, name: 'Linked Host' } },
+      guest: { id: booking.guest.id },
+    });
+  });
+});
+
+describe('bookings through GraphQL and REST', () => {
+  const bookMutation = 'mutation ($input: BookingInput_Input!) { createBooking(input: $input) { id status price { nights total currency } } }';
+
+  it('getBooking and listBookings read the same bookings', async () => {
+    const booking = await createBooking(server.client);
+    const rest = await api.getBooking({ client: server.client, auth: booking.guest.token, path: { booking_id: booking.id } });
+    const { price, refund: _refund, ...scalars } = rest.data!;
+    const reply = await gql<{ getBooking: Record<string, unknown> }>(
+      `query ($id: UUID!) { getBooking(booking_id: $id) { ${selectionOf(scalars)} price { ${selectionOf(price)} } } }`,
+      { id: booking.id },
+      booking.guest.token,
+    );
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data!.getBooking).toEqual({ ...scalars, price });
+    const list = await gql<{ listBookings: { data: { id: string }[] } }>('{ listBookings { data { id } next_cursor } }', {}, booking.guest.token);
+    expect(list.data!.listBookings.data).toEqual([{ id: booking.id }]);
+  });
+
+  it('createBooking books the same stay at the same price, and the database holds it', async () => {
+    const property = await createProperty(server.client);
+    const guest = await createUser(server.client);
+    const input = { property_id: property.id, check_in: fromToday(30), check_out: fromToday(33), guests: 2 };
+    const reply = await gql<{ createBooking: { id: string; status: string; price: { nights: number; total: number; currency: string } } }>(bookMutation, { input }, guest.token);
+    expect(reply.errors).toBeUndefined();
+    const rest = await api.getBooking({ client: server.client, auth: guest.token, path: { booking_id: reply.data!.createBooking.id } });
+    expect(reply.data!.createBooking).toEqual({ id: rest.data!.id, status: 'pending', price: { nights: 3, total: rest.data!.price.total, currency: 'EUR' } });
+    const row = await server.deps.db.selectFrom('bookings').selectAll().where('id', '=', rest.data!.id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ guest_id: guest.id, check_in: fromToday(30), status: 'pending', total: rest.data!.price.total });
+  });
+
+  it('refuses an overlapping stay (409), no credentials (401) and another guest\'s booking (404) either way', async () => {
+    const booking = await createBooking(server.client, { stay: { check_in: fromToday(40), check_out: fromToday(43) } });
+    const other = await createUser(server.client);
+    const overlap = { property_id: booking.property_id, check_in: fromToday(41), check_out: fromToday(44), guests: 1 };
+    expectSameRefusal(
+      await api.createBooking({ client: server.client, auth: other.token, body: overlap }),
+      await gql(bookMutation, { input: overlap }, other.token),
+      'createBooking', 409, 'dates_unavailable',
+    );
+    expectSameRefusal(
+      await api.createBooking({ client: server.client, body: overlap }),
+      await gql(bookMutation, { input: overlap }),
+      'createBooking', 401, 'unauthenticated',
+    );
+    expectSameRefusal(
+      await api.getBooking({ client: server.client, auth: other.token, path: { booking_id: booking.id } }),
+      await gql('query ($id: UUID!) { getBooking(booking_id: $id) { id } }', { id: booking.id }, other.token),
+      'getBooking', 404, 'not_found',
+    );
+    const rows = await server.deps.db.selectFrom('bookings').select('id').where('property_id', '=', booking.property_id).execute();
+    expect(rows).toEqual([{ id: booking.id }]);
+  });
+
+  it('cancelBooking cancels the same way and frees the nights', async () => {
+    const booking = await createBooking(server.client);
+    const reply = await gql<{ cancelBooking: { status: string; cancelled_by: string; refund: null } }>(
+      'mutation ($id: UUID!) { cancelBooking(booking_id: $id, input: { reason: "Changed plans" }) { status cancelled_by cancellation_reason refund { amount } } }',
+      { id: booking.id },
+      booking.guest.token,
+    );
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data!.cancelBooking).toEqual({ status: 'cancelled', cancelled_by: booking.guest.id, cancellation_reason: 'Changed plans', refund: null });
+    const row = await server.deps.db.selectFrom('bookings').selectAll().where('id', '=', booking.id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'cancelled', cancellation_reason: 'Changed plans' });
+  });
 });
 
 describe('problems as GraphQL errors', () => {
@@ -471,7 +553,7 @@ describe('safety', () => {
 });
 
 describe('a new user walks through GraphQL only', () => {
-  it('signs in as the demo guest, searches Lisbon, reads a property with its host; booking and paying wait for their issues', async () => {
+  it('signs in as the demo guest, searches Lisbon, reads a property with its host, books it and reads the booking with its property and host; paying waits for its issue', async () => {
     await seedDemoData(server.deps.db);
     const steps = await walkGraphQL(server.url);
     expect(steps.slice(0, 3)).toEqual([
@@ -479,8 +561,11 @@ describe('a new user walks through GraphQL only', () => {
       expect.objectContaining({ step: 'search properties in Lisbon', outcome: 'ok' }),
       expect.objectContaining({ step: 'read the property with its host in one query', outcome: 'ok' }),
     ]);
-    // Once bookings (and payments) land, these steps run for real and must succeed; until then they say so.
-    for (const step of steps.slice(3)) expect(['ok', 'not_implemented', 'skipped']).toContain(step.outcome);
-    expect(steps.map((step) => step.step)).toContain('book the property');
+    expect(steps.slice(3)).toEqual([
+      expect.objectContaining({ step: 'book the property', outcome: 'ok' }),
+      // Once payments land, this step runs for real and must succeed; until then it says so.
+      expect.objectContaining({ step: 'pay the booking', outcome: 'not_implemented' }),
+      expect.objectContaining({ step: 'read the booking with its property and host in one query', outcome: 'ok' }),
+    ]);
   });
 });

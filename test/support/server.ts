@@ -3,6 +3,7 @@
  * (or, with TEST_DATABASE=pglite, an in-memory PGlite) and real Redis, and talks to
  * the server over HTTP through the generated client.
  */
+import { randomBytes } from 'node:crypto';
 import { createClient, createConfig } from '../../generated/client/client/index.js';
 import type { Client } from '../../generated/client/client/index.js';
 import { loadConfig, type Config } from '../../server/config.js';
@@ -20,6 +21,8 @@ export interface TestEnvironment {
   /** Starts another server process-alike on the same database and Redis. */
   start(overrides?: Partial<Config>): Promise<TestServer>;
   databaseUrl: string | undefined;
+  /** Every Redis key of this environment's servers starts with it, so test files never see each other's keys. */
+  redisKeyPrefix: string;
   close(): Promise<void>;
 }
 
@@ -35,8 +38,10 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
   const database = embedded ? undefined : await createTestDatabase();
   const servers: RunningServer[] = [];
   const base = loadConfig({ NODE_ENV: 'test' });
+  const redisKeyPrefix = `staybook-test-${randomBytes(6).toString('hex')}:`;
   return {
     databaseUrl: database?.url,
+    redisKeyPrefix,
     async start(overrides = {}) {
       const config: Config = {
         ...base,
@@ -44,6 +49,7 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
         databaseUrl: database?.url,
         dataDir: 'memory://',
         redisUrl: options.redis === false || embedded ? undefined : redisUrl,
+        redisKeyPrefix,
         seedOnFirstStart: false,
         logRequests: false,
         ...overrides,
