@@ -1,11 +1,17 @@
 /**
  * Demo data for a fresh database: the demo sign-ins of API.md, a second host,
- * and listings in several cities; optionally many generated listings for
+ * listings in several cities, and stays on them (the demo guest's upcoming and
+ * past stays, a few of other demo users, a couple of blocked nights), dated
+ * relative to the seeding day; optionally many generated listings for
  * benchmarks. Only ever called when asked (first embedded start, db:seed).
  */
 import { argon2id, hash } from 'argon2';
 import type { Insertable } from 'kysely';
+import { priceStay } from '../handlers/bookings.js';
 import type { Properties } from '../generated/db.js';
+import { loadConfig } from '../server/config.js';
+import { addDays, daysBetween, utcToday } from '../server/dates.js';
+import { blockNights, insertPendingBooking } from './bookings.js';
 import type { Db, Tx } from './index.js';
 
 export const DEMO_PASSWORD = 'demo-password';
@@ -20,9 +26,16 @@ export const DEMO_USERS = [
 /** Owner of the generated benchmark listings, so they can be counted and topped up. */
 const BENCH_HOST = { email: 'bench-host@example.com', role: 'host', name: 'Bench Host', bio: null } as const;
 
+/** The deployment defaults (no environment read), for callers that pass no settings. */
+const DEFAULTS = loadConfig({});
+
 export interface SeedOptions {
   /** Make sure this many generated listings exist (for benchmarks). */
   extraProperties?: number;
+  /** The service fee the demo stays are priced with (default: the configuration's default, 10%). */
+  serviceFeeBasisPoints?: number;
+  /** How long the demo guest's pending stay holds its dates from seeding (default: the configuration's default). */
+  bookingHoldSeconds?: number;
 }
 
 export interface SeedResult {
@@ -53,13 +66,13 @@ export async function seedDemoData(db: Db, options: SeedOptions = {}): Promise<S
       .where((eb) => eb.fn<string>('lower', ['email']), '=', 'host@example.com')
       .executeTakeFirst();
     const created = existing === undefined;
-    if (created) await insertDemoData(trx, passwordHash);
+    if (created) await insertDemoData(trx, passwordHash, options);
     const extraPropertiesCreated = wanted > 0 ? await topUpGeneratedProperties(trx, wanted, passwordHash) : 0;
     return { created, extraPropertiesCreated };
   });
 }
 
-async function insertDemoData(trx: Tx, passwordHash: string): Promise<void> {
+async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOptions): Promise<void> {
   const users = await trx
     .insertInto('users')
     .values(DEMO_USERS.map((user) => ({ ...user, password_hash: passwordHash })))
@@ -85,6 +98,7 @@ async function insertDemoData(trx: Tx, passwordHash: string): Promise<void> {
       })),
     )
     .execute();
+  await insertDemoStays(trx, idOf, options);
 }
 
 type DemoProperty = Omit<Insertable<Properties>, 'host_id' | 'photos'> & { host: 'hana' | 'hugo' };
@@ -200,6 +214,93 @@ const DEMO_PROPERTIES: DemoProperty[] = [
     cancellation_policy: 'moderate', min_nights: 2,
   },
 ];
+
+// Demo stays --------------------------------------------------------------------
+
+type DemoUser = (typeof DEMO_USERS)[number]['email'];
+
+interface DemoStay {
+  guest: DemoUser;
+  /** The name of one of DEMO_PROPERTIES. */
+  listing: string;
+  /** Days from the seeding day (UTC); negative is in the past. */
+  checkIn: number;
+  nights: number;
+  /**
+   * `pending` holds its dates for the configured hold time from seeding;
+   * `confirmed` is paid and upcoming; `completed` ended before the seeding day.
+   */
+  status: 'pending' | 'confirmed' | 'completed';
+  guests: number;
+}
+
+/**
+ * The demo guest's trips: upcoming paid stays under each cancellation policy
+ * (so a cancellation shows each kind of refund), one stay waiting for payment,
+ * and finished stays on several listings that the reviews issue lets them
+ * review. Other demo users travel too, so hosts see bookings by more than one
+ * guest. No two stays on one listing overlap (the exclusion constraint would
+ * refuse them) and none includes a blocked night.
+ */
+const DEMO_STAYS: DemoStay[] = [
+  { guest: 'guest@example.com', listing: 'Sunlit Alfama apartment with river view', checkIn: 12, nights: 3, status: 'confirmed', guests: 2 },
+  { guest: 'guest@example.com', listing: 'Kreuzberg canal-side flat', checkIn: 25, nights: 4, status: 'confirmed', guests: 2 },
+  { guest: 'guest@example.com', listing: 'Montmartre family flat', checkIn: 40, nights: 3, status: 'confirmed', guests: 4 },
+  { guest: 'guest@example.com', listing: 'Príncipe Real loft', checkIn: 20, nights: 2, status: 'pending', guests: 2 },
+  { guest: 'guest@example.com', listing: 'Ribeira townhouse by the Douro', checkIn: -45, nights: 4, status: 'completed', guests: 3 },
+  { guest: 'guest@example.com', listing: 'Le Marais studio', checkIn: -20, nights: 3, status: 'completed', guests: 2 },
+  { guest: 'guest@example.com', listing: 'Barceloneta beach studio', checkIn: -8, nights: 3, status: 'completed', guests: 1 },
+  { guest: 'host2@example.com', listing: 'Lakeside flat in Zurich', checkIn: 18, nights: 3, status: 'confirmed', guests: 2 },
+  { guest: 'host2@example.com', listing: 'Gràcia terrace apartment', checkIn: 7, nights: 3, status: 'confirmed', guests: 3 },
+  { guest: 'host@example.com', listing: 'Machiya townhouse in Higashiyama', checkIn: -30, nights: 3, status: 'completed', guests: 2 },
+];
+
+/** Nights the host of the Alfama apartment took off the calendar, after the demo guest's stay there. */
+const DEMO_BLOCKED = { listing: 'Sunlit Alfama apartment with river view', from: 30, nights: 2 };
+
+/**
+ * Inserts the demo stays, priced by the API's own rule (priceStay) at the
+ * listing's rates, so that every row satisfies bookings_price_check and looks
+ * like one the API made. Dates count from the UTC day of seeding.
+ */
+async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options: SeedOptions): Promise<void> {
+  const serviceFeeBasisPoints = options.serviceFeeBasisPoints ?? DEFAULTS.serviceFeeBasisPoints;
+  const holdSeconds = options.bookingHoldSeconds ?? DEFAULTS.bookingHoldSeconds;
+  const listings = await trx.selectFrom('properties').select(['id', 'name', 'price_per_night', 'cleaning_fee', 'currency']).execute();
+  const listingNamed = (name: string) => {
+    const listing = listings.find((row) => row.name === name);
+    if (!listing) throw new Error(`demo listing ${name} was not inserted`);
+    return listing;
+  };
+  const today = utcToday();
+  for (const stay of DEMO_STAYS) {
+    const listing = listingNamed(stay.listing);
+    const checkIn = addDays(today, stay.checkIn);
+    const checkOut = addDays(checkIn, stay.nights);
+    const { nights, nightly_rate, subtotal, cleaning_fee, service_fee, total, currency } = priceStay(listing, daysBetween(checkIn, checkOut), serviceFeeBasisPoints);
+    const row = {
+      property_id: listing.id,
+      guest_id: idOf(stay.guest),
+      check_in: checkIn,
+      check_out: checkOut,
+      guests: stay.guests,
+      nights, nightly_rate, subtotal, cleaning_fee, service_fee, total, currency,
+    };
+    if (stay.status === 'pending') {
+      await insertPendingBooking(trx, row, holdSeconds);
+      continue;
+    }
+    // An upcoming stay was paid just now; a finished one a week before its check-in. Booked an hour before paying.
+    const paidAt = stay.checkIn > 0 ? new Date() : new Date(`${addDays(checkIn, -7)}T12:00:00Z`);
+    await trx
+      .insertInto('bookings')
+      .values({ ...row, status: stay.status, confirmed_at: paidAt, created_at: new Date(paidAt.getTime() - 3_600_000) })
+      .execute();
+  }
+  const blocked = listingNamed(DEMO_BLOCKED.listing);
+  const from = addDays(today, DEMO_BLOCKED.from);
+  await blockNights(trx, blocked.id, Array.from({ length: DEMO_BLOCKED.nights }, (_, i) => addDays(from, i)));
+}
 
 function slug(text: string): string {
   return text

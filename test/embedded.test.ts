@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { loadConfig, type Config } from '../server/config.js';
+import { addDays, utcToday } from '../server/dates.js';
 import { startServer } from '../server/server.js';
 import { clientFor } from './support/server.js';
 import { createTestDatabase } from './support/postgres.js';
@@ -46,6 +47,49 @@ describe('the embedded default (npm start)', () => {
       expect(cities.size).toBeGreaterThanOrEqual(5);
       const ready = await fetch(`${server.url}/readyz`).then((r) => r.json());
       expect(ready).toEqual({ status: 'ok', checks: { database: 'ok' }, sessions: 'database' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('seeds stays: the demo guest has upcoming and past stays, hosts see stays on their listings, a listing has blocked nights', async () => {
+    const server = await startServer(embeddedConfig(path.join(folder, 'stays')));
+    try {
+      const client = clientFor(server.url);
+      const signIn = async (email: string) => (await api.login({ client, body: { email, password: 'demo-password' } })).data!.access_token;
+      const today = utcToday();
+
+      const { data: mine } = await api.listBookings({ client, auth: await signIn('guest@example.com'), query: { limit: 100 } });
+      const stays = mine?.data ?? [];
+      const upcomingConfirmed = stays.filter((b) => b.status === 'confirmed' && b.check_in > today);
+      const pending = stays.filter((b) => b.status === 'pending');
+      const completed = stays.filter((b) => b.status === 'completed');
+      // Upcoming paid stays under more than one policy, so cancelling shows different refunds.
+      expect(upcomingConfirmed.length).toBeGreaterThanOrEqual(2);
+      expect(pending).toHaveLength(1);
+      expect(pending[0]?.expires_at && Date.parse(pending[0].expires_at)).toBeGreaterThan(Date.now());
+      // Past stays on several listings: what the reviews issue lets the demo guest review.
+      expect(completed.length).toBeGreaterThanOrEqual(2);
+      expect(completed.every((b) => b.check_out <= today)).toBe(true);
+      expect(new Set(completed.map((b) => b.property_id)).size).toBe(completed.length);
+      // Every price as the API itself would have made it.
+      for (const b of stays) {
+        expect(b.price.subtotal).toBe(b.price.nights * b.price.nightly_rate);
+        expect(b.price.service_fee).toBe(Math.floor(((b.price.subtotal + b.price.cleaning_fee) * 1000 + 5000) / 10_000));
+        expect(b.price.total).toBe(b.price.subtotal + b.price.cleaning_fee + b.price.service_fee);
+      }
+
+      // Other demo users travel too: the host's listings have stays by more than one guest.
+      const { data: hosted } = await api.listBookings({ client, auth: await signIn('host@example.com'), query: { role: 'host', limit: 100 } });
+      expect(new Set(hosted?.data.map((b) => b.guest_id)).size).toBeGreaterThanOrEqual(2);
+
+      // The host's blocked nights read as blocked in the listing's calendar.
+      const blocked = await server.deps.db.selectFrom('blocked_nights').select(['property_id', 'night']).orderBy('night').execute();
+      expect(blocked.length).toBeGreaterThanOrEqual(2);
+      const listingId = blocked[0]!.property_id;
+      const nights = blocked.filter((row) => row.property_id === listingId).map((row) => row.night);
+      const calendar = await api.getPropertyAvailability({ client, path: { property_id: listingId }, query: { from: nights[0]!, to: addDays(nights.at(-1)!, 1) } });
+      expect(calendar.data?.nights.filter((night) => nights.includes(night.date)).map((night) => night.status)).toEqual(nights.map(() => 'blocked'));
     } finally {
       await server.close();
     }
