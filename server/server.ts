@@ -41,7 +41,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
     await migrateToLatest(database.db);
     // Demo data only where nobody's data can be: a new embedded database, and only when asked.
     const seeded = database.kind === 'pglite' && database.isNew && config.seedOnFirstStart
-      ? (await seedDemoData(database.db)).created
+      ? (await seedDemoData(database.db, { serviceFeeBasisPoints: config.serviceFeeBasisPoints, bookingHoldSeconds: config.bookingHoldSeconds })).created
       : false;
     const deps: Deps = {
       config,
