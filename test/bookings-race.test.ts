@@ -37,13 +37,15 @@ let guests: Account[];
  * `npm start` in a child process on this file's database and Redis; resolves
  * with the URL it prints once it listens.
  */
-function startChildServer(databaseUrl: string): Promise<{ process: ChildProcess; url: string }> {
+function startChildServer(databaseUrl: string, redisKeyPrefix: string): Promise<{ process: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: repoRoot,
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
+      // The same keys as the in-process server, so a session made on one is valid on the other.
+      REDIS_KEY_PREFIX: redisKeyPrefix,
       PORT: '0',
       NODE_ENV: 'test',
       SEED_DEMO_DATA: 'false',
@@ -83,7 +85,7 @@ beforeAll(async () => {
   server = await env.start();
   clients = [server.client];
   if (!embedded) {
-    const started = await startChildServer(env.databaseUrl!);
+    const started = await startChildServer(env.databaseUrl!, env.redisKeyPrefix);
     child = started.process;
     clients.push(clientFor(started.url));
   }
