@@ -158,6 +158,21 @@ export async function hasUpcomingStays(db: Db | Tx, propertyId: string): Promise
   return row !== undefined;
 }
 
+/** Whether a user has a pending or confirmed stay that has not ended, as its guest or on one of their listings. */
+export async function hasUpcomingStaysOfUser(db: Db | Tx, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('bookings')
+    .select('id')
+    .where((eb) =>
+      eb.or([eb('guest_id', '=', userId), eb('property_id', 'in', eb.selectFrom('properties').select('id').where('host_id', '=', userId))]),
+    )
+    .where(holdsItsDates)
+    .where('check_out', '>', today)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function findBlockedNights(db: Db | Tx, propertyId: string, from: string, to: string): Promise<string[]> {
   const rows = await db
     .selectFrom('blocked_nights')

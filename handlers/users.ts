@@ -3,6 +3,7 @@
  * phone from everyone but the user themself and admins.
  */
 import argon2 from 'argon2';
+import { hasUpcomingStaysOfUser } from '../db/bookings.js';
 import { anonymizeUser, findUserById, insertUser, listUsers, updateUser, type UserRow } from '../db/users.js';
 import type { User } from '../generated/client/types.gen.js';
 import { isAdmin, type AuthUser } from '../server/auth.js';
@@ -127,7 +128,15 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
     const auth = caller(ctx);
     const { db, sessions } = ctx.deps;
     const target = await ownAccount(db, auth, path.user_id);
-    const removed = await db.transaction().execute((trx) => anonymizeUser(trx, target.id));
+    const removed = await db.transaction().execute(async (trx) => {
+      const anonymized = await anonymizeUser(trx, target.id);
+      // Checked after the listings are withdrawn (their rows now locked by this transaction),
+      // so no stay can be booked on them between the check and the commit.
+      if (anonymized && (await hasUpcomingStaysOfUser(trx, target.id))) {
+        throw new ApiError('account_has_upcoming_stays', 'This account has stays that have not ended (as a guest or on its listings); cancel them first.');
+      }
+      return anonymized;
+    });
     if (!removed) throw new ApiError('not_found', 'No such user.');
     await sessions.revokeAllForUser(target.id);
     return { status: 204 };

@@ -68,7 +68,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (!origin || !(corsOrigins.includes('*') || corsOrigins.includes(origin))) return next();
     ctx.set('Access-Control-Allow-Origin', corsOrigins.includes('*') ? '*' : origin);
     ctx.vary('Origin');
-    ctx.set('Access-Control-Expose-Headers', 'ETag, Location, Retry-After, X-Request-Id');
+    ctx.set('Access-Control-Expose-Headers', 'ETag, Idempotent-Replayed, Location, Retry-After, X-Request-Id');
     if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
     ctx.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE');
     ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Request-Id');

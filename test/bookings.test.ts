@@ -857,3 +857,36 @@ describe('the database keeps the no-overlap rule itself', () => {
     ).rejects.toMatchObject({ code: '23514', constraint: 'bookings_price_check' });
   });
 });
+
+describe('deleteUser with stays', () => {
+  const userRow = (id: string) => server.deps.db.selectFrom('users').select(['email', 'deleted_at']).where('id', '=', id).executeTakeFirstOrThrow();
+
+  it('refuses a host whose listing has an upcoming stay with 409 account_has_upcoming_stays, changing nothing', async () => {
+    const property = await createProperty(server.client);
+    const booking = await createBooking(server.client, { property });
+    const refused = await api.deleteUser({ client: server.client, auth: property.host.token, path: { user_id: property.host.id } });
+    expectProblem(refused, 409, 'account_has_upcoming_stays');
+    expect(await userRow(property.host.id)).toMatchObject({ email: property.host.email, deleted_at: null });
+    expect((await api.getProperty({ client: server.client, path: { property_id: property.id } })).response.status).toBe(200);
+    expect((await api.getCurrentUser({ client: server.client, auth: property.host.token })).response.status).toBe(200);
+
+    await api.cancelBooking({ client: server.client, auth: property.host.token, path: { booking_id: booking.id } });
+    expect((await api.deleteUser({ client: server.client, auth: property.host.token, path: { user_id: property.host.id } })).response.status).toBe(204);
+  });
+
+  it('refuses a guest with a paid upcoming stay, even when an admin asks', async () => {
+    const booking = await createBooking(server.client);
+    await confirmStay(server, booking.id);
+    expectProblem(await api.deleteUser({ client: server.client, auth: admin.token, path: { user_id: booking.guest.id } }), 409, 'account_has_upcoming_stays');
+    expect(await userRow(booking.guest.id)).toMatchObject({ deleted_at: null });
+  });
+
+  it('deletes an account whose stays have all ended, keeping them on record', async () => {
+    const guest = await createUser(server.client);
+    const property = await createProperty(server.client);
+    const past = await insertPastStay(server, { guest, property, checkIn: fromToday(-6), checkOut: fromToday(-3) });
+    expect((await api.deleteUser({ client: server.client, auth: guest.token, path: { user_id: guest.id } })).response.status).toBe(204);
+    expect(await userRow(guest.id)).toMatchObject({ email: null });
+    expect(await bookingRow(past)).toMatchObject({ guest_id: guest.id, status: 'confirmed' });
+  });
+});

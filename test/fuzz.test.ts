@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpec } from '../server/server.js';
-import { createAdmin, createProperty } from './support/factories.js';
+import { createAdmin, createBooking, createProperty } from './support/factories.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 
 interface Schema {
@@ -39,6 +39,7 @@ let server: TestServer;
 let spec: Spec;
 let token: string;
 let propertyId: string;
+let bookingId: string;
 let adminId: string;
 beforeAll(async () => {
   env = await testEnvironment();
@@ -47,7 +48,9 @@ beforeAll(async () => {
   const admin = await createAdmin(server);
   token = admin.token;
   adminId = admin.id;
-  propertyId = (await createProperty(server.client)).id;
+  const property = await createProperty(server.client);
+  propertyId = property.id;
+  bookingId = (await createBooking(server.client, { property })).id;
 });
 afterAll(() => env.close());
 
@@ -116,7 +119,7 @@ async function send(op: Case, params: Record<string, unknown>, body: unknown) {
 
 /** Parameters with valid values; ids point at real rows where there are some, so checks run past the lookup. */
 function validParams(op: Case): Record<string, unknown> {
-  const known: Record<string, string> = { property_id: propertyId, user_id: op.method === 'delete' ? randomUUID() : adminId };
+  const known: Record<string, string> = { property_id: propertyId, booking_id: bookingId, user_id: op.method === 'delete' ? randomUUID() : adminId };
   return Object.fromEntries(
     op.parameters.filter((p) => p.required || p.in === 'path').map((p) => [p.name, known[p.name] ?? sample(p.schema ?? {})]),
   );

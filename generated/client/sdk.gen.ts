@@ -73,6 +73,11 @@ export const getCurrentUser = <ThrowOnError extends boolean = false>(options?: O
  * user ends at once. Bookings, payments and reviews are kept for the record,
  * attached to the anonymised account.
  *
+ * Refused with `409 account_has_upcoming_stays`, changing nothing, while
+ * the account has pending or confirmed stays that have not ended, as a
+ * guest or on its listings: nobody is left holding a stay with a host (or
+ * a guest) who no longer exists. Cancel them first.
+ *
  */
 export const deleteUser = <ThrowOnError extends boolean = false>(options: Options<DeleteUserData, ThrowOnError>) => (options.client ?? client).delete<DeleteUserResponses, DeleteUserErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -998,6 +998,10 @@ export type DeleteUserErrors = {
      */
     404: Problem;
     /**
+     * The account still has pending or confirmed stays that have not ended, as a guest or on its listings (`account_has_upcoming_stays`).
+     */
+    409: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1453,7 +1457,7 @@ export type DeletePropertyErrors = {
      */
     404: Problem;
     /**
-     * The property still has confirmed stays that have not ended (`property_has_upcoming_stays`).
+     * The property still has pending or confirmed stays that have not ended (`property_has_upcoming_stays`).
      */
     409: Problem;
     /**
