@@ -12,6 +12,7 @@ import type { Middleware } from 'koa';
 import {
   GraphQLError,
   GraphQLScalarType,
+  GraphQLString,
   isNonNullType,
   isObjectType,
   Kind,
@@ -25,6 +26,7 @@ import {
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { loadGraphQLSchemaFromOpenAPI } from '@omnigraph/openapi';
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
@@ -53,7 +55,7 @@ type Log = (line: Record<string, unknown>) => void;
  * prints the same schema without a server.
  */
 export async function loadGraphQLSchema(spec: Document, dispatch: Dispatch, log: Log = () => {}): Promise<GraphQLSchema> {
-  const schema = await loadGraphQLSchemaFromOpenAPI('staybook', {
+  const loaded = await loadGraphQLSchemaFromOpenAPI('staybook', {
     // The loader mutates the document it is given (titles for untitled schemas).
     source: structuredClone(spec) as unknown as string,
     endpoint: IN_PROCESS_ENDPOINT,
@@ -68,6 +70,7 @@ export async function loadGraphQLSchema(spec: Document, dispatch: Dispatch, log:
     fetch: (async (url: string, init?: RequestInit, context?: GraphQLContext) =>
       toResponse(await dispatchInProcess(dispatch, url, init, context?.requestId ?? 'graphql', log))) as never,
   });
+  const schema = mapSchema(loaded, { [MapperKind.SCALAR_TYPE]: (type) => (isPlaceNamedScalar(type) ? GraphQLString : type) });
   for (const rootType of [schema.getQueryType(), schema.getMutationType()]) {
     for (const field of Object.values(rootType?.getFields() ?? {})) {
       // Links resolve through these same root fields, so nested calls get problem errors too.
@@ -83,6 +86,20 @@ export async function loadGraphQLSchema(spec: Document, dispatch: Dispatch, log:
     }
   }
   return schema;
+}
+
+/**
+ * The loader makes a custom scalar of every string the spec constrains (a pattern
+ * or a length), named after the first place it met it:
+ * `queryInput_listProperties_city`, `query_listBookings_data_items_cancellation_reason`.
+ * Clients would have to write those names in their variable declarations, and
+ * they move whenever an operation is added before them. They are plain strings to
+ * GraphQL; REST, behind every field, still checks each pattern and length and
+ * answers `validation_failed` naming the field. Named formats (UUID, DateTime,
+ * EmailAddress, CalendarDate) stay scalars of their own.
+ */
+function isPlaceNamedScalar(type: GraphQLScalarType): boolean {
+  return /^(query|mutation)(Input)?_|_parameter$/.test(type.name);
 }
 
 /** The SDL clients see, sorted so that it is stable for generated/schema.graphql. */

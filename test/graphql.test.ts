@@ -485,8 +485,27 @@ describe('problems as GraphQL errors', () => {
     const property = await createProperty(server.client);
     const rest = await api.getProperty({ client: server.client, path: { property_id: property.id } });
     const etag = rest.response.headers.get('etag')!;
-    const reply = await gql('query ($id: UUID!, $tag: IfNoneMatch_parameter) { getProperty(property_id: $id, If_None_Match: $tag) { id } }', { id: property.id, tag: etag });
+    const reply = await gql('query ($id: UUID!, $tag: String) { getProperty(property_id: $id, If_None_Match: $tag) { id } }', { id: property.id, tag: etag });
     expectGraphQLProblem(reply, 'getProperty', 304, 'not_modified');
+  });
+});
+
+describe('strings the spec constrains', () => {
+  it('are plain String in the schema, so clients can declare variables without generated type names', async () => {
+    const schema = await readFile(new URL('../generated/schema.graphql', import.meta.url), 'utf8');
+    expect(schema).not.toMatch(/^scalar (query|mutation)/m);
+    const reply = await gql<{ listProperties: { data: unknown[] } }>('query ($city: String, $country: String) { listProperties(city: $city, country: $country) { data { id } } }', {
+      city: 'Lisbon',
+      country: 'PT',
+    });
+    expect(reply.errors).toBeUndefined();
+  });
+
+  it('are still checked against their pattern by REST, which names the field', async () => {
+    const rest = await api.listProperties({ client: server.client, query: { country: 'pt' } });
+    const reply = await gql('query ($country: String) { listProperties(country: $country) { data { id } } }', { country: 'pt' });
+    expectSameRefusal(rest, reply, 'listProperties', 400, 'validation_failed');
+    expect((rest.error as Problem).errors?.map((e) => e.path)).toEqual(['query.country']);
   });
 });
 
