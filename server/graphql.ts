@@ -12,7 +12,11 @@ import type { Middleware } from 'koa';
 import {
   GraphQLError,
   GraphQLScalarType,
+  GraphQLList,
+  GraphQLNonNull,
   GraphQLString,
+  isListType,
+  isScalarType,
   isNonNullType,
   isObjectType,
   Kind,
@@ -21,7 +25,9 @@ import {
   printSchema,
   type GraphQLField,
   type GraphQLFieldResolver,
+  type GraphQLNamedType,
   type GraphQLSchema,
+  type GraphQLType,
 } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -70,7 +76,7 @@ export async function loadGraphQLSchema(spec: Document, dispatch: Dispatch, log:
     fetch: (async (url: string, init?: RequestInit, context?: GraphQLContext) =>
       toResponse(await dispatchInProcess(dispatch, url, init, context?.requestId ?? 'graphql', log))) as never,
   });
-  const schema = mapSchema(loaded, { [MapperKind.SCALAR_TYPE]: (type) => (isPlaceNamedScalar(type) ? GraphQLString : type) });
+  const schema = withPlainStrings(loaded);
   for (const rootType of [schema.getQueryType(), schema.getMutationType()]) {
     for (const field of Object.values(rootType?.getFields() ?? {})) {
       // Links resolve through these same root fields, so nested calls get problem errors too.
@@ -98,8 +104,19 @@ export async function loadGraphQLSchema(spec: Document, dispatch: Dispatch, log:
  * answers `validation_failed` naming the field. Named formats (UUID, DateTime,
  * EmailAddress, CalendarDate) stay scalars of their own.
  */
-function isPlaceNamedScalar(type: GraphQLScalarType): boolean {
-  return /^(query|mutation)(Input)?_|_parameter$/.test(type.name);
+function withPlainStrings(schema: GraphQLSchema): GraphQLSchema {
+  const isPlaceNamed = (type: GraphQLNamedType) => isScalarType(type) && /^(query|mutation)(Input)?_|_parameter$/.test(type.name);
+  const plain = <T extends GraphQLType>(type: T): T => {
+    if (isNonNullType(type)) return new GraphQLNonNull(plain(type.ofType)) as T;
+    if (isListType(type)) return new GraphQLList(plain(type.ofType)) as T;
+    return (isPlaceNamed(type as GraphQLNamedType) ? GraphQLString : type) as T;
+  };
+  // Every use first, then the scalars themselves, which nothing refers to any more.
+  const rewired = mapSchema(schema, {
+    [MapperKind.FIELD]: (field) => ({ ...field, type: plain(field.type) }) as typeof field,
+    [MapperKind.ARGUMENT]: (argument) => ({ ...argument, type: plain(argument.type) }),
+  });
+  return mapSchema(rewired, { [MapperKind.SCALAR_TYPE]: (type) => (isPlaceNamed(type) ? null : type) });
 }
 
 /** The SDL clients see, sorted so that it is stable for generated/schema.graphql. */
