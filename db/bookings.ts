@@ -34,35 +34,36 @@ function overlaps(checkIn: string, checkOut: string) {
   return sql<SqlBool>`daterange(bookings.check_in, bookings.check_out, '[)') && daterange(${checkIn}::date, ${checkOut}::date, '[)')`;
 }
 
+/** Every stored column but `status`, which is read through effectiveStatus instead. */
+const bookingColumns = [
+  'bookings.id', 'bookings.property_id', 'bookings.guest_id', 'bookings.check_in', 'bookings.check_out', 'bookings.guests',
+  'bookings.nights', 'bookings.nightly_rate', 'bookings.subtotal', 'bookings.cleaning_fee', 'bookings.service_fee',
+  'bookings.total', 'bookings.currency', 'bookings.expires_at', 'bookings.confirmed_at', 'bookings.cancelled_at',
+  'bookings.cancelled_by', 'bookings.cancellation_reason', 'bookings.refund_amount', 'bookings.refund_status',
+  'bookings.created_at', 'bookings.updated_at',
+] as const;
+
 function selectBookings(db: Db | Tx) {
-  return db
-    .selectFrom('bookings')
-    .select([
-      'bookings.id', 'bookings.property_id', 'bookings.guest_id', 'bookings.check_in', 'bookings.check_out', 'bookings.guests',
-      'bookings.nights', 'bookings.nightly_rate', 'bookings.subtotal', 'bookings.cleaning_fee', 'bookings.service_fee',
-      'bookings.total', 'bookings.currency', 'bookings.expires_at', 'bookings.confirmed_at', 'bookings.cancelled_at',
-      'bookings.cancelled_by', 'bookings.cancellation_reason', 'bookings.refund_amount', 'bookings.refund_status',
-      'bookings.created_at', 'bookings.updated_at',
-    ])
-    .select(effectiveStatus.as('status'));
+  return db.selectFrom('bookings').select(bookingColumns).select(effectiveStatus.as('status'));
 }
 
-export async function findBookingById(db: Db | Tx, id: string): Promise<(BookingRow & { host_id: string }) | undefined> {
+/** A booking with what deciding about it takes from its listing: who hosts it and the policy its refund follows. */
+export type BookingWithListing = BookingRow & { host_id: string; cancellation_policy: string };
+
+function selectBookingWithListing(db: Db | Tx, id: string) {
   return selectBookings(db)
     .innerJoin('properties', 'properties.id', 'bookings.property_id')
-    .select('properties.host_id')
-    .where('bookings.id', '=', id)
-    .executeTakeFirst();
+    .select(['properties.host_id', 'properties.cancellation_policy'])
+    .where('bookings.id', '=', id);
+}
+
+export async function findBookingById(db: Db | Tx, id: string): Promise<BookingWithListing | undefined> {
+  return selectBookingWithListing(db, id).executeTakeFirst();
 }
 
 /** The booking, locked until the transaction ends, so a concurrent change waits for this one. */
-export async function lockBooking(trx: Tx, id: string): Promise<(BookingRow & { host_id: string }) | undefined> {
-  return selectBookings(trx)
-    .innerJoin('properties', 'properties.id', 'bookings.property_id')
-    .select('properties.host_id')
-    .where('bookings.id', '=', id)
-    .forUpdate('bookings')
-    .executeTakeFirst();
+export async function lockBooking(trx: Tx, id: string): Promise<BookingWithListing | undefined> {
+  return selectBookingWithListing(trx, id).forUpdate('bookings').executeTakeFirst();
 }
 
 /**
@@ -102,17 +103,22 @@ export type NewBooking = Omit<Insertable<Bookings>, 'status' | 'expires_at'>;
 
 /** A pending booking that holds its dates for `holdSeconds` from now (the database's now). */
 export async function insertPendingBooking(trx: Tx, row: NewBooking, holdSeconds: number): Promise<BookingRow> {
-  const inserted = await trx
+  return trx
     .insertInto('bookings')
     .values({ ...row, status: 'pending', expires_at: sql`date_trunc('milliseconds', now()) + ${holdSeconds} * interval '1 second'` })
-    .returning('id')
+    .returning(bookingColumns)
+    .returning(effectiveStatus.as('status'))
     .executeTakeFirstOrThrow();
-  return (await findBookingById(trx, inserted.id)) as BookingRow;
 }
 
 export async function updateBookingRow(trx: Tx, id: string, changes: Updateable<Bookings>): Promise<BookingRow> {
-  await trx.updateTable('bookings').set(changes).where('id', '=', id).executeTakeFirstOrThrow();
-  return (await findBookingById(trx, id)) as BookingRow;
+  return trx
+    .updateTable('bookings')
+    .set(changes)
+    .where('id', '=', id)
+    .returning(bookingColumns)
+    .returning(effectiveStatus.as('status'))
+    .executeTakeFirstOrThrow();
 }
 
 /**
@@ -123,14 +129,14 @@ export async function updateBookingRow(trx: Tx, id: string, changes: Updateable<
  * cancelled, it is not confirmed (undefined), and the payment must be refunded.
  */
 export async function confirmBooking(trx: Tx | Db, id: string): Promise<BookingRow | undefined> {
-  const result = await trx
+  return trx
     .updateTable('bookings')
     .set({ status: 'confirmed', expires_at: null, confirmed_at: sql`date_trunc('milliseconds', now())` })
     .where('id', '=', id)
     .where('status', '=', 'pending')
+    .returning(bookingColumns)
+    .returning(effectiveStatus.as('status'))
     .executeTakeFirst();
-  if (result.numUpdatedRows !== 1n) return undefined;
-  return findBookingById(trx, id);
 }
 
 /** Held stays of a property that overlap [checkIn, checkOut), other than `exceptId`. */

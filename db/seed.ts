@@ -9,8 +9,8 @@ import { argon2id, hash } from 'argon2';
 import type { Insertable } from 'kysely';
 import { priceStay } from '../handlers/bookings.js';
 import type { Properties } from '../generated/db.js';
-import { loadConfig } from '../server/config.js';
-import { addDays, daysBetween, utcToday } from '../server/dates.js';
+import type { Config } from '../server/config.js';
+import { addDays, nightsOf, utcToday } from '../server/dates.js';
 import { blockNights, insertPendingBooking } from './bookings.js';
 import type { Db, Tx } from './index.js';
 
@@ -26,16 +26,11 @@ export const DEMO_USERS = [
 /** Owner of the generated benchmark listings, so they can be counted and topped up. */
 const BENCH_HOST = { email: 'bench-host@example.com', role: 'host', name: 'Bench Host', bio: null } as const;
 
-/** The deployment defaults (no environment read), for callers that pass no settings. */
-const DEFAULTS = loadConfig({});
-
 export interface SeedOptions {
   /** Make sure this many generated listings exist (for benchmarks). */
   extraProperties?: number;
-  /** The service fee the demo stays are priced with (default: the configuration's default, 10%). */
-  serviceFeeBasisPoints?: number;
-  /** How long the demo guest's pending stay holds its dates from seeding (default: the configuration's default). */
-  bookingHoldSeconds?: number;
+  /** The deployment's service fee and hold, which the demo stays are priced and held with, as the API would. */
+  bookings: Pick<Config, 'serviceFeeBasisPoints' | 'bookingHoldSeconds'>;
 }
 
 export interface SeedResult {
@@ -50,7 +45,7 @@ export interface SeedResult {
  * exists the demo data is left alone ({ created: false }). Generated listings
  * are topped up to `extraProperties`, with the same deterministic data each time.
  */
-export async function seedDemoData(db: Db, options: SeedOptions = {}): Promise<SeedResult> {
+export async function seedDemoData(db: Db, options: SeedOptions): Promise<SeedResult> {
   const wanted = options.extraProperties ?? 0;
   if (!Number.isSafeInteger(wanted) || wanted < 0) {
     throw new Error(`extraProperties must be a non-negative integer, got ${wanted}`);
@@ -264,8 +259,7 @@ const DEMO_BLOCKED = { listing: 'Sunlit Alfama apartment with river view', from:
  * like one the API made. Dates count from the UTC day of seeding.
  */
 async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options: SeedOptions): Promise<void> {
-  const serviceFeeBasisPoints = options.serviceFeeBasisPoints ?? DEFAULTS.serviceFeeBasisPoints;
-  const holdSeconds = options.bookingHoldSeconds ?? DEFAULTS.bookingHoldSeconds;
+  const { serviceFeeBasisPoints, bookingHoldSeconds: holdSeconds } = options.bookings;
   const listings = await trx.selectFrom('properties').select(['id', 'name', 'price_per_night', 'cleaning_fee', 'currency']).execute();
   const listingNamed = (name: string) => {
     const listing = listings.find((row) => row.name === name);
@@ -277,14 +271,14 @@ async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options
     const listing = listingNamed(stay.listing);
     const checkIn = addDays(today, stay.checkIn);
     const checkOut = addDays(checkIn, stay.nights);
-    const { nights, nightly_rate, subtotal, cleaning_fee, service_fee, total, currency } = priceStay(listing, daysBetween(checkIn, checkOut), serviceFeeBasisPoints);
     const row = {
       property_id: listing.id,
       guest_id: idOf(stay.guest),
       check_in: checkIn,
       check_out: checkOut,
       guests: stay.guests,
-      nights, nightly_rate, subtotal, cleaning_fee, service_fee, total, currency,
+      // The breakdown's fields are the booking's price columns, name for name.
+      ...priceStay(listing, stay.nights, serviceFeeBasisPoints),
     };
     if (stay.status === 'pending') {
       await insertPendingBooking(trx, row, holdSeconds);
@@ -299,7 +293,7 @@ async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options
   }
   const blocked = listingNamed(DEMO_BLOCKED.listing);
   const from = addDays(today, DEMO_BLOCKED.from);
-  await blockNights(trx, blocked.id, Array.from({ length: DEMO_BLOCKED.nights }, (_, i) => addDays(from, i)));
+  await blockNights(trx, blocked.id, nightsOf(from, addDays(from, DEMO_BLOCKED.nights)));
 }
 
 function slug(text: string): string {

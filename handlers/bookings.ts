@@ -136,8 +136,9 @@ function assertDatesInOrder(stay: Pick<Stay, 'check_in' | 'check_out'>): void {
 /** The listing's rules for a stay (422 booking_rule_violated), every broken one at once. */
 function assertStayFitsListing(listing: PropertyRow, stay: Stay, guest: AuthUser): void {
   const problems: FieldError[] = [];
+  const today = utcToday();
   if (listing.host_id === guest.id) problems.push({ path: 'body.property_id', message: 'is your own listing; hosts cannot book their own property' });
-  if (stay.check_in < utcToday()) problems.push({ path: 'body.check_in', message: `must not be in the past (today is ${utcToday()} UTC)` });
+  if (stay.check_in < today) problems.push({ path: 'body.check_in', message: `must not be in the past (today is ${today} UTC)` });
   const nights = daysBetween(stay.check_in, stay.check_out);
   if (nights < listing.min_nights) problems.push({ path: 'body.check_out', message: `the stay must be at least ${listing.min_nights} nights` });
   if (nights > listing.max_nights) problems.push({ path: 'body.check_out', message: `the stay must be at most ${listing.max_nights} nights` });
@@ -168,11 +169,6 @@ async function priceCheckedStay(trx: Tx, listing: PropertyRow, stay: Stay, guest
   return priceStay(listing, daysBetween(stay.check_in, stay.check_out), serviceFeeBasisPoints);
 }
 
-function priceColumns(price: PriceBreakdown) {
-  const { nights, nightly_rate, subtotal, cleaning_fee, service_fee, total, currency } = price;
-  return { nights, nightly_rate, subtotal, cleaning_fee, service_fee, total, currency };
-}
-
 /** Its guest, the host of its property and admins see a booking; to anyone else it does not exist. */
 function canSee(booking: { guest_id: string; host_id: string }, auth: AuthUser): boolean {
   return booking.guest_id === auth.id || booking.host_id === auth.id || isAdmin(auth);
@@ -194,7 +190,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
         const price = await priceCheckedStay(trx, listing, body, auth, config.serviceFeeBasisPoints);
         const row = await insertPendingBooking(
           trx,
-          { property_id: listing.id, guest_id: auth.id, check_in: body.check_in, check_out: body.check_out, guests: body.guests, ...priceColumns(price) },
+          { property_id: listing.id, guest_id: auth.id, check_in: body.check_in, check_out: body.check_out, guests: body.guests, ...price },
           config.bookingHoldSeconds,
         );
         return { status: 201 as const, body: bookingRowToBooking(row), headers: { Location: `/bookings/${row.id}` } };
@@ -244,7 +240,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
       }
       if (!listing) throw new ApiError('invalid_state', 'The property has been withdrawn; this booking can only be cancelled.');
       const price = await priceCheckedStay(trx, listing, stay, auth, config.serviceFeeBasisPoints);
-      const row = await updateBookingRow(trx, booking.id, { ...stay, ...priceColumns(price) });
+      const row = await updateBookingRow(trx, booking.id, { ...stay, ...price });
       return { status: 200, body: bookingRowToBooking(row) };
     });
   },
@@ -260,9 +256,8 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
       // Only a paid (confirmed) booking has anything to refund; the payments issue executes it.
       let refund: { refund_amount: number; refund_status: 'pending' | 'succeeded' } | undefined;
       if (booking.status === 'confirmed') {
-        const listing = await trx.selectFrom('properties').select('cancellation_policy').where('id', '=', booking.property_id).executeTakeFirstOrThrow();
         const byGuest = booking.guest_id === auth.id && !isAdmin(auth);
-        const amount = refundFor(booking, listing.cancellation_policy as CancellationPolicy, byGuest ? 'guest' : 'host_or_admin', utcToday());
+        const amount = refundFor(booking, booking.cancellation_policy as CancellationPolicy, byGuest ? 'guest' : 'host_or_admin', utcToday());
         // Nothing to send back is a refund already done.
         refund = { refund_amount: amount, refund_status: amount === 0 ? 'succeeded' : 'pending' };
       }

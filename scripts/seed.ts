@@ -23,11 +23,7 @@ const where = database.kind === 'postgres' ? 'PostgreSQL' : `PGlite (${config.da
 try {
   await migrateToLatest(database.db);
   const started = Date.now();
-  const result = await seedDemoData(database.db, {
-    extraProperties,
-    serviceFeeBasisPoints: config.serviceFeeBasisPoints,
-    bookingHoldSeconds: config.bookingHoldSeconds,
-  });
+  const result = await seedDemoData(database.db, { extraProperties, bookings: config });
   if (result.created) {
     console.log(`${where}: demo data inserted; sign in with password "${DEMO_PASSWORD}" as:`);
     for (const user of DEMO_USERS) console.log(`  ${user.email} (${user.role})`);

@@ -9,6 +9,7 @@
  * without them. test/graphql.test.ts runs the same walk against a test server.
  */
 import { pathToFileURL } from 'node:url';
+import { addDays, utcToday } from '../server/dates.js';
 
 export interface GraphQLReply<T = Record<string, unknown>> {
   status: number;
@@ -109,7 +110,7 @@ export async function walkGraphQL(baseUrl: string, options: WalkOptions = {}): P
   record('read the property with its host in one query', 'ok', { property: read.getProperty.name, host: read.getProperty.host.name });
 
   // Three nights some months ahead, on a random week so that walking again rarely meets the last walk's stay.
-  const day = (daysAhead: number) => new Date(Date.now() + daysAhead * 86_400_000).toISOString().slice(0, 10);
+  const day = (daysAhead: number) => addDays(utcToday(), daysAhead);
   const daysAhead = 60 + 7 * Math.floor(Math.random() * 40);
   const booked = await call<{ createBooking: { id: string; status: string; price: { total: number; currency: string } } }>(
     'book the property',

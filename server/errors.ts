@@ -96,14 +96,10 @@ export interface Problem {
 }
 
 /** Unique and exclusion constraints whose violation is the client's conflict, not our bug. */
-const conflictConstraints: Record<string, ErrorCode> = {
-  users_email_lower_key: 'email_taken',
+const conflictConstraints: Record<string, { code: ErrorCode; detail?: string }> = {
+  users_email_lower_key: { code: 'email_taken' },
   // Two stays that hold dates on one property overlap: the loser of any race lands here.
-  bookings_no_overlap: 'dates_unavailable',
-};
-
-const conflictDetails: Partial<Record<ErrorCode, string>> = {
-  dates_unavailable: 'The property is already booked for some of those nights.',
+  bookings_no_overlap: { code: 'dates_unavailable', detail: 'The property is already booked for some of those nights.' },
 };
 
 interface PostgresError {
@@ -125,7 +121,7 @@ export function toApiError(err: unknown): { error: ApiError; unexpected: boolean
   if (err instanceof ApiError) return { error: err, unexpected: false };
   if (isPostgresError(err)) {
     const mapped = err.constraint ? conflictConstraints[err.constraint] : undefined;
-    if (mapped) return { error: new ApiError(mapped, conflictDetails[mapped]), unexpected: false };
+    if (mapped) return { error: new ApiError(mapped.code, mapped.detail), unexpected: false };
     // A constraint the request could not have known about was broken by a concurrent change
     // (a check such as max_nights >= min_nights, a unique key, or a row that was deleted meanwhile).
     if (err.code === '23514' || err.code === '23505' || err.code === '23503') {

@@ -41,7 +41,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
     await migrateToLatest(database.db);
     // Demo data only where nobody's data can be: a new embedded database, and only when asked.
     const seeded = database.kind === 'pglite' && database.isNew && config.seedOnFirstStart
-      ? (await seedDemoData(database.db, { serviceFeeBasisPoints: config.serviceFeeBasisPoints, bookingHoldSeconds: config.bookingHoldSeconds })).created
+      ? (await seedDemoData(database.db, { bookings: config })).created
       : false;
     const deps: Deps = {
       config,
@@ -50,7 +50,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
       loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
     };
     const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, log });
-    const stopSweeping = startBookingSweep(database.db, config.bookingSweepSeconds, log);
+    const stopSweeping = startBookingSweep(database.db, config.bookingSweepSeconds, log ?? ((line) => console.error(JSON.stringify(line))));
     const httpServer = koa.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);
@@ -62,7 +62,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
       deps,
       seeded,
       async close() {
-        stopSweeping();
+        await stopSweeping();
         await new Promise<void>((resolve) => {
           httpServer.close(() => resolve());
           httpServer.closeAllConnections();
@@ -84,22 +84,24 @@ export async function startServer(config: Config, log?: (line: Record<string, un
  * status, bookings expire lapsed holds themselves); several processes may run
  * it at once, as each statement is idempotent.
  */
-function startBookingSweep(db: Db, seconds: number, log?: (line: Record<string, unknown>) => void): () => void {
-  if (seconds <= 0) return () => {};
-  let running: Promise<void> = Promise.resolve();
+function startBookingSweep(db: Db, seconds: number, log: (line: Record<string, unknown>) => void): () => Promise<void> {
+  if (seconds <= 0) return async () => {};
+  const sweep = async () => {
+    try {
+      await sweepBookingStatuses(db);
+      await deleteExpiredIdempotencyKeys(db);
+    } catch (err) {
+      log({ level: 'error', message: 'booking sweep failed', error: String(err) });
+    }
+  };
+  // Chained, so a slow sweep is never overlapped by the next, and close can wait for the last one.
+  let last = Promise.resolve();
   const timer = setInterval(() => {
-    running = (async () => {
-      try {
-        await sweepBookingStatuses(db);
-        await deleteExpiredIdempotencyKeys(db);
-      } catch (err) {
-        (log ?? console.error)({ level: 'error', message: 'booking sweep failed', error: String(err) });
-      }
-    })();
+    last = last.then(sweep);
   }, seconds * 1000);
   timer.unref();
   return () => {
     clearInterval(timer);
-    void running;
+    return last;
   };
 }

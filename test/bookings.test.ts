@@ -10,7 +10,7 @@ import { sweepBookingStatuses } from '../db/bookings.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Property } from '../generated/client/types.gen.js';
 import { percentOf, priceStay, refundFor } from '../handlers/bookings.js';
-import { addDays, utcToday } from '../server/dates.js';
+import { addDays, daysBetween, utcToday } from '../server/dates.js';
 import {
   confirmStay,
   createAdmin,
@@ -527,7 +527,8 @@ describe('updateBooking', () => {
     expect(await bookingRow(booking.id)).toMatchObject({ check_out: fromToday(28) });
     // Up to the other's check-in is fine.
     expect((await api.updateBooking({ client: server.client, auth: guest.token, path: { booking_id: booking.id }, body: { check_out: fromToday(30) } })).response.status).toBe(200);
-    expect(other.status).toBe('pending');
+    // The other stay is untouched by both attempts.
+    expect(await bookingRow(other.id)).toMatchObject({ check_in: fromToday(30), check_out: fromToday(33), status: 'pending' });
   });
 
   it('refuses the listing\'s rules with 422 and dates out of order with 400', async () => {
@@ -812,6 +813,7 @@ describe('deleteProperty with stays', () => {
 
 describe('the database keeps the no-overlap rule itself', () => {
   async function insertRaw(propertyId: string, guestId: string, checkIn: string, checkOut: string, status = 'confirmed') {
+    const nights = daysBetween(checkIn, checkOut);
     return server.deps.db
       .insertInto('bookings')
       .values({
@@ -821,12 +823,12 @@ describe('the database keeps the no-overlap rule itself', () => {
         check_out: checkOut,
         guests: 1,
         status,
-        nights: Math.round((Date.parse(checkOut) - Date.parse(checkIn)) / 86_400_000),
+        nights,
         nightly_rate: 100,
-        subtotal: Math.round((Date.parse(checkOut) - Date.parse(checkIn)) / 86_400_000) * 100,
+        subtotal: nights * 100,
         cleaning_fee: 0,
         service_fee: 0,
-        total: Math.round((Date.parse(checkOut) - Date.parse(checkIn)) / 86_400_000) * 100,
+        total: nights * 100,
         currency: 'EUR',
         ...(status === 'cancelled' ? { cancelled_at: new Date() } : {}),
       })

@@ -14,6 +14,7 @@ import { openDatabase, type Database, type Db } from '../db/index.js';
 import { migrateDown, migrateToLatest } from '../db/migrate.js';
 import { migrations } from '../db/migrations/index.js';
 import { DEMO_PASSWORD, seedDemoData } from '../db/seed.js';
+import { loadConfig } from '../server/config.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
@@ -217,7 +218,7 @@ describe.each(engines)('database on $kind', (engine) => {
   });
 
   it('seeds the demo data once', async () => {
-    const first = await seedDemoData(db, { extraProperties: 30 });
+    const first = await seedDemoData(db, { extraProperties: 30, bookings: loadConfig({}) });
     expect(first).toEqual({ created: true, extraPropertiesCreated: 30 });
 
     const host = await db
@@ -229,7 +230,7 @@ describe.each(engines)('database on $kind', (engine) => {
     expect(host.password_hash).toMatch(/^\$argon2id\$/);
     expect(await verify(host.password_hash ?? '', DEMO_PASSWORD)).toBe(true);
 
-    const second = await seedDemoData(db, { extraProperties: 30 });
+    const second = await seedDemoData(db, { extraProperties: 30, bookings: loadConfig({}) });
     expect(second).toEqual({ created: false, extraPropertiesCreated: 0 });
 
     const { count } = await db

@@ -573,7 +573,7 @@ describe('safety', () => {
 
 describe('a new user walks through GraphQL only', () => {
   it('signs in as the demo guest, searches Lisbon, reads a property with its host, books it and reads the booking with its property and host; paying waits for its issue', async () => {
-    await seedDemoData(server.deps.db);
+    await seedDemoData(server.deps.db, { bookings: server.deps.config });
     const steps = await walkGraphQL(server.url);
     expect(steps.slice(0, 3)).toEqual([
       expect.objectContaining({ step: 'sign in', outcome: 'ok' }),

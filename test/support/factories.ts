@@ -9,7 +9,7 @@ import type { Client } from '../../generated/client/client/index.js';
 import type { Booking, BookingInput, Property, PropertyInput, RegisterUserInput, User } from '../../generated/client/types.gen.js';
 import { confirmBooking } from '../../db/bookings.js';
 import { hashPassword } from '../../handlers/users.js';
-import { addDays, utcToday } from '../../server/dates.js';
+import { addDays, daysBetween, utcToday } from '../../server/dates.js';
 import type { TestServer } from './server.js';
 
 export interface Account extends User {
@@ -128,7 +128,7 @@ export async function insertPastStay(
   server: TestServer,
   options: { guest: Account; property: Property; checkIn: string; checkOut: string; status?: 'confirmed' | 'completed' },
 ): Promise<string> {
-  const nights = Math.round((Date.parse(options.checkOut) - Date.parse(options.checkIn)) / 86_400_000);
+  const nights = daysBetween(options.checkIn, options.checkOut);
   const subtotal = nights * options.property.price_per_night;
   const { id } = await server.deps.db
     .insertInto('bookings')
@@ -146,7 +146,7 @@ export async function insertPastStay(
       service_fee: 0,
       total: subtotal + options.property.cleaning_fee,
       currency: options.property.currency,
-      confirmed_at: new Date(Date.parse(options.checkIn) - 86_400_000),
+      confirmed_at: new Date(`${addDays(options.checkIn, -1)}T12:00:00Z`),
     })
     .returning('id')
     .executeTakeFirstOrThrow();
