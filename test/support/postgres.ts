@@ -19,9 +19,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await withClient(adminUrl, (client) => client.query(`create database ${name}`));
   return {
     url: withDatabase(TEST_SERVER_URL, name),
-    // `with (force)` ends connections a test left open (PostgreSQL 13+).
-    drop: () => withClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`)),
+    drop: () =>
+      withClient(adminUrl, async (client) => {
+        // pg's pool.end() resolves once it has asked its connections to close, not once they
+        // have: a forced drop at that moment terminates them, and their clients, already
+        // released by the pool, raise 57P01 as an uncaught error. Give them a moment to go.
+        for (let wait = 0; wait < 50 && (await connectionsTo(client, name)) > 0; wait++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        // `with (force)` then only ends connections a test really left open (PostgreSQL 13+).
+        await client.query(`drop database if exists ${name} with (force)`);
+      }),
   };
+}
+
+async function connectionsTo(client: pg.Client, database: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [database]);
+  return rows[0]?.n ?? 0;
 }
 
 function withDatabase(url: string, database: string): string {
