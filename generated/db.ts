@@ -66,6 +66,50 @@ export interface IdempotencyKeys {
   user_id: string;
 }
 
+export interface Notifications {
+  attempts: Generated<number>;
+  booking_id: string;
+  created_at: Generated<Timestamp>;
+  id: Generated<string>;
+  kind: string;
+  last_error: string | null;
+  payment_id: string | null;
+  recipient_id: string;
+  refund_id: string | null;
+  sent_at: Timestamp | null;
+  status: Generated<string>;
+}
+
+export interface PaymentEvents {
+  id: string;
+  payment_id: string | null;
+  provider_created_at: Timestamp;
+  received_at: Generated<Timestamp>;
+  refund_id: string | null;
+  type: string;
+}
+
+export interface Payments {
+  amount: number;
+  booking_id: string;
+  created_at: Generated<Timestamp>;
+  currency: string;
+  failed_at: Timestamp | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  id: Generated<string>;
+  payer_id: string;
+  payment_method: string;
+  provider: string;
+  provider_idempotency_key: string;
+  provider_reference: string | null;
+  refunded_amount: Generated<number>;
+  refunded_at: Timestamp | null;
+  status: Generated<string>;
+  succeeded_at: Timestamp | null;
+  updated_at: Generated<Timestamp>;
+}
+
 export interface Properties {
   amenities: Generated<string[]>;
   bedrooms: number;
@@ -89,6 +133,24 @@ export interface Properties {
   price_per_night: number;
   rating_sum: Generated<number>;
   review_count: Generated<number>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface Refunds {
+  amount: number;
+  attempts: Generated<number>;
+  booking_id: string;
+  created_at: Generated<Timestamp>;
+  currency: string;
+  failure_code: string | null;
+  failure_message: string | null;
+  id: Generated<string>;
+  next_attempt_at: Generated<Timestamp>;
+  payment_id: string;
+  provider_reference: string | null;
+  reason: string;
+  status: Generated<string>;
+  succeeded_at: Timestamp | null;
   updated_at: Generated<Timestamp>;
 }
 
@@ -117,7 +179,11 @@ export interface DB {
   blocked_nights: BlockedNights;
   bookings: Bookings;
   idempotency_keys: IdempotencyKeys;
+  notifications: Notifications;
+  payment_events: PaymentEvents;
+  payments: Payments;
   properties: Properties;
+  refunds: Refunds;
   sessions: Sessions;
   users: Users;
 }

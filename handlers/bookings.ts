@@ -26,7 +26,8 @@ import { isAdmin, type AuthUser } from '../server/auth.js';
 import { daysBetween, utcToday } from '../server/dates.js';
 import { ApiError, invalidFields, type FieldError } from '../server/errors.js';
 import { inIdempotentTransaction } from '../server/idempotency.js';
-import { caller, type ResourceHandlers } from '../server/operations.js';
+import { caller, startJobs, type ResourceHandlers } from '../server/operations.js';
+import { notifyCancelled, refundForCancellation } from '../server/payments/settle.js';
 import { decodeCursor, page } from '../server/pagination.js';
 
 export function bookingRowToBooking(row: BookingRow): Booking {
@@ -247,29 +248,27 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
 
   async cancelBooking({ path, body }, ctx) {
     const auth = caller(ctx);
-    return ctx.deps.db.transaction().execute(async (trx) => {
+    const { value: row, jobs } = await ctx.deps.db.transaction().execute(async (trx) => {
       const booking = await lockBooking(trx, path.booking_id);
       if (!booking || !canSee(booking, auth)) throw new ApiError('not_found', NO_SUCH_BOOKING);
       if (booking.status !== 'pending' && booking.status !== 'confirmed') {
         throw new ApiError('invalid_state', `Only a pending or confirmed booking can be cancelled; this one is ${booking.status}.`);
       }
-      // Only a paid (confirmed) booking has anything to refund; the payments issue executes it.
-      let refund: { refund_amount: number; refund_status: 'pending' | 'succeeded' } | undefined;
-      if (booking.status === 'confirmed') {
-        const byGuest = booking.guest_id === auth.id && !isAdmin(auth);
-        const amount = refundFor(booking, booking.cancellation_policy as CancellationPolicy, byGuest ? 'guest' : 'host_or_admin', utcToday());
-        // Nothing to send back is a refund already done.
-        refund = { refund_amount: amount, refund_status: amount === 0 ? 'succeeded' : 'pending' };
-      }
-      const row = await updateBookingRow(trx, booking.id, {
+      // What the policy allows back of what was paid; the refund job sends it (server/payments/settle.ts).
+      const byGuest = booking.guest_id === auth.id && !isAdmin(auth);
+      const amount = refundFor(booking, booking.cancellation_policy as CancellationPolicy, byGuest ? 'guest' : 'host_or_admin', utcToday());
+      const refund = await refundForCancellation(trx, booking, amount);
+      const cancelled = await updateBookingRow(trx, booking.id, {
         status: 'cancelled',
         expires_at: null,
         cancelled_at: new Date(),
         cancelled_by: auth.id,
         cancellation_reason: body?.reason ?? null,
-        ...refund,
+        ...refund.value,
       });
-      return { status: 200, body: bookingRowToBooking(row) };
+      return { value: cancelled, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled))] };
     });
+    await startJobs(ctx, jobs);
+    return { status: 200, body: bookingRowToBooking(row) };
   },
 };

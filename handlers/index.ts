@@ -5,6 +5,7 @@
 import type { Handlers } from '../server/operations.js';
 import { authHandlers } from './auth.js';
 import { bookingHandlers } from './bookings.js';
+import { paymentHandlers } from './payments.js';
 import { pendingHandlers } from './pending.js';
 import { propertyHandlers } from './properties.js';
 import { userHandlers } from './users.js';
@@ -14,5 +15,6 @@ export const handlers: Handlers = {
   ...authHandlers,
   ...propertyHandlers,
   ...bookingHandlers,
+  ...paymentHandlers,
   ...pendingHandlers,
 };

@@ -8,10 +8,6 @@ import { ApiError } from '../server/errors.js';
 import type { OperationId } from '../server/operations.js';
 
 export const pendingOperations = {
-  createPayment: 'payments (issue #4)',
-  listPayments: 'payments (issue #4)',
-  getPayment: 'payments (issue #4)',
-  handlePaymentWebhook: 'payments (issue #4)',
   listReviews: 'reviews (issue #5)',
   createReview: 'reviews (issue #5)',
   getReview: 'reviews (issue #5)',

@@ -19,6 +19,8 @@ export interface DispatchRequest {
   query: Record<string, string | string[]>;
   headers: Record<string, string | string[]>;
   body: unknown;
+  /** The body exactly as received, for signatures computed over its bytes (the payment webhook). */
+  rawBody?: string | undefined;
 }
 
 export interface DispatchResult {
@@ -31,6 +33,7 @@ export interface DispatchResult {
 interface RequestState {
   requestId: string;
   auth: AuthUser | null;
+  rawBody: string | undefined;
 }
 
 export interface Api {
@@ -71,7 +74,7 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
           query: c.request.query,
           headers: c.request.headers,
         } as OperationInput<unknown>,
-        { deps, auth: state.auth, requestId: state.requestId },
+        { deps, auth: state.auth, requestId: state.requestId, rawBody: state.rawBody },
       ),
     );
   }
@@ -114,7 +117,7 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
 
   return {
     operationIds,
-    dispatch: (request, requestId) => api.handleRequest(request, { requestId, auth: null } satisfies RequestState),
+    dispatch: ({ rawBody, ...request }, requestId) => api.handleRequest(request, { requestId, auth: null, rawBody } satisfies RequestState),
   };
 }
 

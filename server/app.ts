@@ -112,7 +112,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     };
     const ready = Object.values(checks).every((state) => state === 'ok');
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ok' : 'unavailable', checks, sessions: deps.sessions.kind };
+    ctx.body = {
+      status: ready ? 'ok' : 'unavailable',
+      checks,
+      sessions: deps.sessions.kind,
+      payments: { provider: deps.payments.name },
+      // Jobs out of retries stay counted here until an operator looks at them.
+      jobs: await deps.jobs.stats().catch(() => 'unreachable'),
+    };
   });
   // GraphQL reads its own body (with the same size limit), so it is routed before the JSON body parser.
   const graphql = graphqlMiddleware(await loadGraphQLSchema(spec, api.dispatch, log), deps.config);
@@ -138,6 +145,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         query: ctx.query as Record<string, string | string[]>,
         headers: ctx.headers as Record<string, string | string[]>,
         body: ctx.state.hasBody ? ctx.request.body : undefined,
+        rawBody: ctx.state.hasBody ? (ctx.request as { rawBody?: string }).rawBody : undefined,
       },
       ctx.state.requestId,
     );

@@ -43,6 +43,25 @@ export interface Config {
   graphqlMaxCost: number;
   /** Most aliases one GraphQL query may use (each aliased field can be one more REST call). */
   graphqlMaxAliases: number;
+  /** Who moves the money: `stripe`, or `local`, the offline stand-in (default without a Stripe key). */
+  paymentProvider: 'stripe' | 'local';
+  stripeSecretKey: string | undefined;
+  /** The webhook endpoint's signing secret (`whsec_...`); the local provider has a public default. */
+  stripeWebhookSecret: string | undefined;
+  /** Where Stripe's API is; only tests change it, to a local server that answers like Stripe. */
+  stripeApiBase: URL | undefined;
+  /** Production refuses the local provider unless this is set: it takes no money. */
+  allowLocalPaymentsInProduction: boolean;
+  /** SMTP connection string for notification emails; without it they are written to mailOutboxDir. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  mailOutboxDir: string;
+  /** Run the background jobs in this process too (`npm run worker` runs only them). */
+  runWorkers: boolean;
+  /** First retry delay of a failed job; each next one doubles. */
+  jobBackoffMs: number;
+  /** How often owed work without a job (a lost job, a refund due for another try) is started again; 0 turns it off. */
+  jobSweepSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -71,7 +90,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphqlMaxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 8),
     graphqlMaxCost: integer(env, 'GRAPHQL_MAX_COST', 5000),
     graphqlMaxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15),
+    paymentProvider: paymentProvider(env),
+    stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
+    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
+    stripeApiBase: env.STRIPE_API_BASE ? new URL(env.STRIPE_API_BASE) : undefined,
+    allowLocalPaymentsInProduction: bool(env, 'ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION', false),
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.MAIL_FROM || 'Staybook <no-reply@staybook.example>',
+    mailOutboxDir: env.MAIL_OUTBOX_DIR || '.data/outbox',
+    runWorkers: bool(env, 'RUN_WORKERS', true),
+    jobBackoffMs: integer(env, 'JOB_BACKOFF_MS', 2000, { min: 1 }),
+    jobSweepSeconds: integer(env, 'JOB_SWEEP_SECONDS', 60),
   };
+}
+
+function paymentProvider(env: NodeJS.ProcessEnv): Config['paymentProvider'] {
+  const chosen = env.PAYMENT_PROVIDER || (env.STRIPE_SECRET_KEY ? 'stripe' : 'local');
+  if (chosen !== 'stripe' && chosen !== 'local') throw new Error(`PAYMENT_PROVIDER must be stripe or local, got "${chosen}"`);
+  return chosen;
 }
 
 function parseNodeEnv(value: string | undefined): Config['nodeEnv'] {

@@ -8,6 +8,7 @@ const config = loadConfig();
 const server = await startServer(config);
 const where = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`;
 console.log(`Staybook API listening on ${server.url} (${config.nodeEnv}, database: ${where}, sessions: ${server.deps.sessions.kind})`);
+console.log(`Payments: ${config.paymentProvider} provider; jobs: ${server.deps.jobs.kind}${config.smtpUrl ? '; mail: SMTP' : `; mail outbox: ${config.mailOutboxDir}`}`);
 if (server.seeded) console.log('Demo data seeded: sign in as host@example.com, guest@example.com or admin@example.com with "demo-password".');
 console.log(`API reference: ${server.url}/docs   spec: ${server.url}/openapi.json`);
 

@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import type { Db } from '../db/index.js';
 import type { AuthUser, LoginThrottle } from './auth.js';
 import type { SessionStore } from './sessions.js';
+import type { JobRequest, JobRunner } from './jobs/queue.js';
+import type { PaymentProvider } from './payments/provider.js';
 import type { OperationId, Operations } from '../generated/operations.gen.js';
 
 export type { OperationId } from '../generated/operations.gen.js';
@@ -17,6 +19,9 @@ export interface Deps {
   db: Db;
   sessions: SessionStore;
   loginThrottle: LoginThrottle;
+  payments: PaymentProvider;
+  /** Starts background jobs; call it after the transaction that made them owed has committed. */
+  jobs: JobRunner;
 }
 
 export interface RequestContext {
@@ -24,6 +29,22 @@ export interface RequestContext {
   /** The signed-in caller, or null on operations whose security is optional. */
   auth: AuthUser | null;
   requestId: string;
+  /** The request body as received (signature checks); undefined without a body or through GraphQL. */
+  rawBody?: string | undefined;
+}
+
+/**
+ * Starts the jobs a committed transaction made owed. A failure to enqueue (Redis
+ * down) does not fail the request, whose change is already committed: the sweep
+ * finds the owed rows and starts their jobs later.
+ */
+export async function startJobs(ctx: RequestContext, jobs: JobRequest[]): Promise<void> {
+  if (jobs.length === 0) return;
+  try {
+    await ctx.deps.jobs.enqueue(jobs);
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', request_id: ctx.requestId, message: 'could not start jobs; the sweep will', jobs, error: String(err) }));
+  }
 }
 
 type Field<D, K extends string> = D extends { [P in K]?: infer V } ? NonNullable<V> : never;

@@ -17,6 +17,7 @@ import { seedDemoData } from '../db/seed.js';
 import { handlers } from '../handlers/index.js';
 import { createApp } from './app.js';
 import { loginThrottle } from './auth.js';
+import { every, startBackground } from './background.js';
 import type { Config } from './config.js';
 import type { Deps } from './operations.js';
 import { databaseSessionStore, redisSessionStore } from './sessions.js';
@@ -37,20 +38,31 @@ export interface RunningServer {
 export async function startServer(config: Config, log?: (line: Record<string, unknown>) => void): Promise<RunningServer> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, keyPrefix: config.redisKeyPrefix }) : undefined;
+  const writeLog = log ?? ((line: Record<string, unknown>) => console.error(JSON.stringify(line)));
+  let background: ReturnType<typeof startBackground> | undefined;
   try {
     await migrateToLatest(database.db);
     // Demo data only where nobody's data can be: a new embedded database, and only when asked.
     const seeded = database.kind === 'pglite' && database.isNew && config.seedOnFirstStart
       ? (await seedDemoData(database.db, { bookings: config })).created
       : false;
+    background = startBackground({ config, db: database.db, work: config.runWorkers, log: writeLog });
     const deps: Deps = {
       config,
       db: database.db,
       sessions: redis ? redisSessionStore(redis) : databaseSessionStore(database.db),
       loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
+      payments: background.provider,
+      jobs: background.jobs,
     };
     const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, log });
-    const stopSweeping = startBookingSweep(database.db, config.bookingSweepSeconds, log ?? ((line) => console.error(JSON.stringify(line))));
+    // Writes down lapsed holds and finished stays, and forgets idempotency keys past their day.
+    // Nothing depends on it running (reads compute the status, bookings expire lapsed holds
+    // themselves); several processes may run it at once, as each statement is idempotent.
+    const stopSweeping = every(config.bookingSweepSeconds, async () => {
+      await sweepBookingStatuses(database.db);
+      await deleteExpiredIdempotencyKeys(database.db);
+    }, writeLog);
     const httpServer = koa.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);
@@ -67,41 +79,15 @@ export async function startServer(config: Config, log?: (line: Record<string, un
           httpServer.close(() => resolve());
           httpServer.closeAllConnections();
         });
+        await background?.close();
         redis?.disconnect();
         await database.close();
       },
     };
   } catch (err) {
+    await background?.close();
     redis?.disconnect();
     await database.close();
     throw err;
   }
-}
-
-/**
- * Writes down lapsed holds and finished stays, and forgets idempotency keys past
- * their day, every `seconds`. Nothing depends on it running (reads compute the
- * status, bookings expire lapsed holds themselves); several processes may run
- * it at once, as each statement is idempotent.
- */
-function startBookingSweep(db: Db, seconds: number, log: (line: Record<string, unknown>) => void): () => Promise<void> {
-  if (seconds <= 0) return async () => {};
-  const sweep = async () => {
-    try {
-      await sweepBookingStatuses(db);
-      await deleteExpiredIdempotencyKeys(db);
-    } catch (err) {
-      log({ level: 'error', message: 'booking sweep failed', error: String(err) });
-    }
-  };
-  // Chained, so a slow sweep is never overlapped by the next, and close can wait for the last one.
-  let last = Promise.resolve();
-  const timer = setInterval(() => {
-    last = last.then(sweep);
-  }, seconds * 1000);
-  timer.unref();
-  return () => {
-    clearInterval(timer);
-    return last;
-  };
 }

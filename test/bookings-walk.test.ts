@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Property } from '../generated/client/types.gen.js';
-import { confirmStay, createHost, createUser, fromToday, propertyInput, type Account } from './support/factories.js';
+import { createHost, createUser, fromToday, payStay, propertyInput, type Account } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 
@@ -117,8 +117,7 @@ describe('a guest books, is refused, books back to back, cancels and the nights 
   });
 
   it('7. pays the first stay, cancels it, and gets back half of it less the service fee (strict, 40 days ahead)', async () => {
-    // The one pending -> confirmed transition a successful payment makes.
-    await confirmStay(server, firstStay.id);
+    await payStay(server, { id: firstStay.id, guest }, 'pm_card_visa');
     const paid = await api.getBooking({ client: server.client, auth: guest.token, path: { booking_id: firstStay.id } });
     expect(paid.data?.status).toBe('confirmed');
 

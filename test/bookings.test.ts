@@ -12,7 +12,6 @@ import type { Booking, Property } from '../generated/client/types.gen.js';
 import { percentOf, priceStay, refundFor } from '../handlers/bookings.js';
 import { addDays, daysBetween, utcToday } from '../server/dates.js';
 import {
-  confirmStay,
   createAdmin,
   createBooking,
   createHost,
@@ -20,6 +19,7 @@ import {
   createUser,
   fromToday,
   insertPastStay,
+  payStay,
   type Account,
 } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
@@ -164,7 +164,7 @@ describe('createBooking', () => {
   it('refuses a stay that overlaps a confirmed one', async () => {
     const listing = await createProperty(server.client);
     const first = await createBooking(server.client, { property: listing, stay: { check_in: fromToday(50), check_out: fromToday(52) } });
-    await confirmStay(server, first.id);
+    await payStay(server, first);
     expectProblem(await book(guest, listing.id, fromToday(51), fromToday(53)), 409, 'dates_unavailable');
     expect(await bookingsOf(listing.id)).toHaveLength(1);
   });
@@ -466,7 +466,7 @@ describe('listBookings', () => {
 
   it('filters by status, as the client sees it', async () => {
     await api.cancelBooking({ client: server.client, auth: guest.token, path: { booking_id: mine[0]! } });
-    await confirmStay(server, mine[1]!);
+    await payStay(server, { id: mine[1]!, guest });
     const past = await insertPastStay(server, { guest, property: otherListing, checkIn: fromToday(-9), checkOut: fromToday(-7) });
     const byStatus = async (status: 'pending' | 'confirmed' | 'cancelled' | 'completed') =>
       (await api.listBookings({ client: server.client, auth: guest.token, query: { status, limit: 100 } })).data!.data.map((b) => b.id);
@@ -543,7 +543,7 @@ describe('updateBooking', () => {
 
   it('refuses a booking that is no longer pending with 422 invalid_state', async () => {
     const booking = await createBooking(server.client, { guest, property, stay: { check_in: fromToday(60), check_out: fromToday(62) } });
-    await confirmStay(server, booking.id);
+    await payStay(server, booking);
     const problem = expectProblem(await api.updateBooking({ client: server.client, auth: guest.token, path: { booking_id: booking.id }, body: { guests: 1 } }), 422, 'invalid_state');
     expect(problem.detail).toContain('confirmed');
   });
@@ -564,7 +564,7 @@ describe('cancelBooking', () => {
   async function paidStay(policy: 'flexible' | 'moderate' | 'strict', daysAhead: number) {
     const property = await createProperty(server.client, undefined, { cancellation_policy: policy, price_per_night: 10_000, cleaning_fee: 3_000, min_nights: 1 });
     const booking = await createBooking(server.client, { property, stay: { check_in: fromToday(daysAhead), check_out: fromToday(daysAhead + 3) } });
-    await confirmStay(server, booking.id);
+    await payStay(server, booking);
     // 3 x 10 000 + 3 000 cleaning = 33 000; service fee 3 300; total 36 300; refundable by policy 33 000.
     expect(booking.price).toMatchObject({ total: 36_300, service_fee: 3_300 });
     return { property, booking };
@@ -764,7 +764,7 @@ describe('listProperties with check_in and check_out', () => {
     const cancelled = await stay(listings.cancelled!, 20, 23);
     await api.cancelBooking({ client: server.client, auth: cancelled.guest.token, path: { booking_id: cancelled.id } });
     const confirmed = await stay(listings.confirmed!, 22, 24);
-    await confirmStay(server, confirmed.id);
+    await payStay(server, confirmed);
   });
 
   it('finds only the listings free for every night of the stay, whose night limits allow it', async () => {
@@ -792,7 +792,7 @@ describe('deleteProperty with stays', () => {
     for (const confirmed of [false, true]) {
       const property = await createProperty(server.client);
       const booking = await createBooking(server.client, { property });
-      if (confirmed) await confirmStay(server, booking.id);
+      if (confirmed) await payStay(server, booking);
       expectProblem(await api.deleteProperty({ client: server.client, auth: property.host.token, path: { property_id: property.id } }), 409, 'property_has_upcoming_stays');
       const row = await server.deps.db.selectFrom('properties').select('deleted_at').where('id', '=', property.id).executeTakeFirstOrThrow();
       expect(row.deleted_at).toBeNull();
@@ -878,7 +878,7 @@ describe('deleteUser with stays', () => {
 
   it('refuses a guest with a paid upcoming stay, even when an admin asks', async () => {
     const booking = await createBooking(server.client);
-    await confirmStay(server, booking.id);
+    await payStay(server, booking);
     expectProblem(await api.deleteUser({ client: server.client, auth: admin.token, path: { user_id: booking.guest.id } }), 409, 'account_has_upcoming_stays');
     expect(await userRow(booking.guest.id)).toMatchObject({ deleted_at: null });
   });

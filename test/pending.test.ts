@@ -23,21 +23,6 @@ const someId = '00000000-0000-4000-8000-000000000000';
 
 /** A request to each pending operation that passes validation and auth, so it reaches the handler. */
 const wellFormed: Record<PendingOperationId, () => Promise<{ response: Response; error?: unknown }>> = {
-  createPayment: () =>
-    api.createPayment({
-      client: server.client,
-      auth: token,
-      headers: { 'Idempotency-Key': 'pending-test-key' },
-      body: { booking_id: someId, payment_method: 'pm_card_visa' },
-    }),
-  listPayments: () => api.listPayments({ client: server.client, auth: token }),
-  getPayment: () => api.getPayment({ client: server.client, auth: token, path: { payment_id: someId } }),
-  handlePaymentWebhook: () =>
-    api.handlePaymentWebhook({
-      client: server.client,
-      headers: { 'Stripe-Signature': 't=1700000000,v1=' + 'a'.repeat(64) },
-      body: { id: 'evt_1', type: 'payment_intent.succeeded', data: { object: {} }, created: 1700000000 },
-    }),
   listReviews: () => api.listReviews({ client: server.client }),
   createReview: () =>
     api.createReview({ client: server.client, auth: token, body: { booking_id: someId, rating: 5, comment: 'Lovely stay.' } }),

@@ -422,11 +422,30 @@ export const listPayments = <ThrowOnError extends boolean = false>(options?: Opt
  * it through the webhook; poll `getPayment` or `getBooking`.
  * * `402 card_declined`: the provider declined the payment method. The
  * failed attempt is kept as a payment with status `failed` (see
- * `listPayments`), the booking stays `pending`, and another payment
- * method may be tried with a new `Idempotency-Key`.
+ * `listPayments`; the problem's `detail` names it and the decline
+ * reason), the booking stays `pending`, and another payment method may
+ * be tried with a new `Idempotency-Key`.
+ * * `409 payment_in_progress`: an earlier payment of this booking is still
+ * `pending` with the provider; wait for its outcome.
+ * * `422 invalid_state`: the booking is not `pending` (already paid,
+ * expired or cancelled).
+ * * `422 payment_method_invalid`: the provider does not know the payment
+ * method; nothing was charged or recorded.
  *
- * With the local (offline) provider, Stripe's test payment methods work:
- * `pm_card_visa` succeeds and `pm_card_chargeDeclined` is declined.
+ * The `Idempotency-Key` is required. The server forwards it to the
+ * provider (prefixed with the caller's id, as Stripe's keys are
+ * account-wide), so even a retry after a lost response or a server
+ * restart charges once.
+ *
+ * With the local (offline) provider, Stripe's documented test payment
+ * methods behave as in Stripe's test mode: `pm_card_visa`,
+ * `pm_card_mastercard`, `pm_card_amex` succeed; `pm_card_chargeDeclined`,
+ * `pm_card_chargeDeclinedInsufficientFunds`,
+ * `pm_card_chargeDeclinedExpiredCard`, `pm_card_chargeDeclinedIncorrectCvc`,
+ * `pm_card_chargeDeclinedLostCard`, `pm_card_chargeDeclinedStolenCard`,
+ * `pm_card_chargeDeclinedProcessingError` and
+ * `pm_card_authenticationRequired` fail with their reason in
+ * `failure_code`; `pm_card_refundFail` pays, but its refunds fail.
  *
  */
 export const createPayment = <ThrowOnError extends boolean = false>(options: Options<CreatePaymentData, ThrowOnError>) => (options.client ?? client).post<CreatePaymentResponses, CreatePaymentErrors, ThrowOnError>({
@@ -447,12 +466,27 @@ export const createPayment = <ThrowOnError extends boolean = false>(options: Opt
  * with the webhook secret, with a timestamp against replays) instead of a
  * bearer token; a missing, malformed or wrong signature is `400`.
  *
- * Handled event types: `payment_intent.succeeded` (the payment succeeds and
- * its booking is confirmed), `payment_intent.payment_failed` (the payment
- * fails, the booking stays pending) and `charge.refunded` (the refund is
- * recorded). Other types are acknowledged and ignored. Every event is
- * applied once, however often it is delivered: a repeated delivery is
- * acknowledged with `200` and changes nothing.
+ * The signature is checked with Stripe's SDK over the raw body; a
+ * timestamp more than 5 minutes old is refused like a wrong signature, so
+ * a captured delivery cannot be replayed later.
+ *
+ * Handled event types:
+ * * `payment_intent.succeeded`: the payment succeeds and its booking is
+ * confirmed. Should the booking no longer be payable (its hold lapsed,
+ * it was cancelled, or another payment confirmed it meanwhile), the
+ * money is refunded in full instead.
+ * * `payment_intent.payment_failed` and `payment_intent.canceled`: a
+ * pending payment fails; the booking stays pending.
+ * * `refund.created`, `refund.updated`, `refund.failed` and
+ * `charge.refund.updated`: the refund's status follows the provider's.
+ *
+ * Other types are acknowledged and ignored. Every event is applied once,
+ * however often it is delivered, even by deliveries racing each other:
+ * its id is recorded in the same transaction as its effect, and a
+ * repeated delivery is acknowledged with `200` and `duplicate: true`.
+ * Events may arrive in any order: a status never moves backwards (a
+ * late `payment_failed` does not undo a success; a success after a
+ * failure is applied, since the money did move).
  *
  */
 export const handlePaymentWebhook = <ThrowOnError extends boolean = false>(options: Options<HandlePaymentWebhookData, ThrowOnError>) => (options.client ?? client).post<HandlePaymentWebhookResponses, HandlePaymentWebhookErrors, ThrowOnError>({

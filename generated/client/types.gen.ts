@@ -623,11 +623,62 @@ export type Payment = {
      */
     failure_message: string | null;
     /**
-     * How much of `amount` has been refunded, in minor units.
+     * How much of `amount` has been refunded (the sum of its `succeeded` refunds), in minor units.
      */
     refunded_amount: number;
+    /**
+     * Money sent back from this payment, oldest first.
+     */
+    refunds: Array<PaymentRefund>;
     created_at: string;
     updated_at: string;
+    /**
+     * When the provider reported the money taken; null until then.
+     */
+    succeeded_at: string | null;
+    /**
+     * When the payment failed; null unless `failed`.
+     */
+    failed_at: string | null;
+    /**
+     * When the latest refund succeeded; null while nothing has been refunded.
+     */
+    refunded_at: string | null;
+};
+
+/**
+ * Money sent back from a payment. A refund is retried until the provider
+ * accepts it: `failed` says the last attempt failed and another is
+ * scheduled, never that it was given up.
+ *
+ */
+export type PaymentRefund = {
+    id: string;
+    /**
+     * In minor units.
+     */
+    amount: number;
+    currency: Currency;
+    /**
+     * `cancellation`: what the property's policy returns of a cancelled
+     * stay. `booking_unavailable`: a payment that succeeded after its
+     * booking had lapsed, been cancelled or been paid otherwise, returned
+     * in full.
+     *
+     */
+    reason: 'cancellation' | 'booking_unavailable';
+    status: 'pending' | 'succeeded' | 'failed';
+    /**
+     * The provider's id of the refund (`re_...`), once it has one.
+     */
+    provider_reference: string | null;
+    /**
+     * Why the last attempt failed; null unless `failed`.
+     */
+    failure_code: string | null;
+    created_at: string;
+    updated_at: string;
+    succeeded_at: string | null;
 };
 
 /**
@@ -693,6 +744,10 @@ export type WebhookAck = {
      * Always true.
      */
     received: boolean;
+    /**
+     * True when this event had been applied before; this delivery changed nothing.
+     */
+    duplicate: boolean;
 };
 
 /**
@@ -2201,7 +2256,10 @@ export type CreatePaymentErrors = {
      */
     404: Problem;
     /**
-     * The `Idempotency-Key` was already used with a different request (`idempotency_key_reused`).
+     * The `Idempotency-Key` was already used with a different request
+     * (`idempotency_key_reused`), or the booking has a payment whose outcome
+     * is still pending (`payment_in_progress`).
+     *
      */
     409: Problem;
     /**
@@ -2213,7 +2271,10 @@ export type CreatePaymentErrors = {
      */
     415: Problem;
     /**
-     * The resource's status does not allow this now (`invalid_state`).
+     * The booking cannot be paid now (`invalid_state`: it is not `pending`), or
+     * the provider does not know the payment method (`payment_method_invalid`).
+     * Nothing was charged.
+     *
      */
     422: Problem;
     /**
@@ -2283,7 +2344,7 @@ export type HandlePaymentWebhookError = HandlePaymentWebhookErrors[keyof HandleP
 
 export type HandlePaymentWebhookResponses = {
     /**
-     * The event was received (and applied, unless it had been already).
+     * The event was received and applied, or had been applied already (`duplicate`).
      */
     200: WebhookAck;
 };

@@ -411,6 +411,29 @@ export const zPaymentStatus = z.enum([
 ]);
 
 /**
+ * Money sent back from a payment. A refund is retried until the provider
+ * accepts it: `failed` says the last attempt failed and another is
+ * scheduled, never that it was given up.
+ *
+ */
+export const zPaymentRefund = z.object({
+    id: z.uuid().length(36),
+    amount: z.int().gte(1).lte(2147483647),
+    currency: zCurrency,
+    reason: z.enum(['cancellation', 'booking_unavailable']),
+    status: z.enum([
+        'pending',
+        'succeeded',
+        'failed'
+    ]),
+    provider_reference: z.string().max(255).regex(/^[A-Za-z0-9_]+$/).nullable(),
+    failure_code: z.string().max(64).regex(/^[a-z0-9_]+$/).nullable(),
+    created_at: z.iso.datetime().min(20).max(64),
+    updated_at: z.iso.datetime().min(20).max(64),
+    succeeded_at: z.iso.datetime().min(20).max(64).nullable()
+});
+
+/**
  * A payment for a booking.
  */
 export const zPayment = z.object({
@@ -426,8 +449,12 @@ export const zPayment = z.object({
     failure_code: z.string().max(64).regex(/^[a-z0-9_]+$/).nullable(),
     failure_message: z.string().max(500).regex(/^[^\x00-\x1F\x7F]*$/).nullable(),
     refunded_amount: z.int().gte(0).lte(2147483647),
+    refunds: z.array(zPaymentRefund).max(100),
     created_at: z.iso.datetime().min(20).max(64),
-    updated_at: z.iso.datetime().min(20).max(64)
+    updated_at: z.iso.datetime().min(20).max(64),
+    succeeded_at: z.iso.datetime().min(20).max(64).nullable(),
+    failed_at: z.iso.datetime().min(20).max(64).nullable(),
+    refunded_at: z.iso.datetime().min(20).max(64).nullable()
 });
 
 /**
@@ -462,7 +489,8 @@ export const zWebhookEvent = z.object({
  * Acknowledges a provider event.
  */
 export const zWebhookAck = z.object({
-    received: z.boolean()
+    received: z.boolean(),
+    duplicate: z.boolean()
 });
 
 /**
@@ -807,7 +835,7 @@ export const zHandlePaymentWebhookHeaders = z.object({
 });
 
 /**
- * The event was received (and applied, unless it had been already).
+ * The event was received and applied, or had been applied already (`duplicate`).
  */
 export const zHandlePaymentWebhookResponse = zWebhookAck;
 

@@ -6,8 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import * as api from '../../generated/client/sdk.gen.js';
 import type { Client } from '../../generated/client/client/index.js';
-import type { Booking, BookingInput, Property, PropertyInput, RegisterUserInput, User } from '../../generated/client/types.gen.js';
-import { confirmBooking } from '../../db/bookings.js';
+import type { Booking, BookingInput, Payment, Property, PropertyInput, RegisterUserInput, User } from '../../generated/client/types.gen.js';
 import { hashPassword } from '../../handlers/users.js';
 import { addDays, daysBetween, utcToday } from '../../server/dates.js';
 import type { TestServer } from './server.js';
@@ -111,12 +110,19 @@ export async function createBooking(
 }
 
 /**
- * pending -> confirmed through the one transition a successful payment makes
- * (db/bookings.ts confirmBooking), until the payments issue lands createPayment.
+ * Pays a pending booking as its guest would: createPayment with Stripe's test
+ * card pm_card_visa (the local provider, or the test Stripe server), which
+ * confirms it. Returns the payment.
  */
-export async function confirmStay(server: TestServer, bookingId: string): Promise<void> {
-  const confirmed = await confirmBooking(server.deps.db, bookingId);
-  if (!confirmed) throw new Error(`booking ${bookingId} could not be confirmed`);
+export async function payStay(server: TestServer, booking: { id: string; guest: { token: string } }, paymentMethod = 'pm_card_visa'): Promise<Payment> {
+  const { data, error } = await api.createPayment({
+    client: server.client,
+    auth: booking.guest.token,
+    headers: { 'Idempotency-Key': randomUUID() },
+    body: { booking_id: booking.id, payment_method: paymentMethod },
+  });
+  if (!data) throw new Error(`createPayment failed: ${JSON.stringify(error)}`);
+  return data;
 }
 
 /**

@@ -4,6 +4,9 @@
  * the server over HTTP through the generated client.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createClient, createConfig } from '../../generated/client/client/index.js';
 import type { Client } from '../../generated/client/client/index.js';
 import { loadConfig, type Config } from '../../server/config.js';
@@ -23,6 +26,8 @@ export interface TestEnvironment {
   databaseUrl: string | undefined;
   /** Every Redis key of this environment's servers starts with it, so test files never see each other's keys. */
   redisKeyPrefix: string;
+  /** Where this environment's servers write notification emails (the outbox transport). */
+  outboxDir: string;
   close(): Promise<void>;
 }
 
@@ -39,9 +44,11 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
   const servers: RunningServer[] = [];
   const base = loadConfig({ NODE_ENV: 'test' });
   const redisKeyPrefix = `staybook-test-${randomBytes(6).toString('hex')}:`;
+  const outboxDir = mkdtempSync(path.join(tmpdir(), 'staybook-outbox-'));
   return {
     databaseUrl: database?.url,
     redisKeyPrefix,
+    outboxDir,
     async start(overrides = {}) {
       const config: Config = {
         ...base,
@@ -52,6 +59,9 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
         redisKeyPrefix,
         seedOnFirstStart: false,
         logRequests: false,
+        mailOutboxDir: outboxDir,
+        // Retries of failed jobs after 50 ms, 100 ms, ... so that tests see them through.
+        jobBackoffMs: 50,
         ...overrides,
       };
       // Unexpected errors (500s, responses off the contract) are printed; access logs are not.
@@ -64,6 +74,7 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
     async close() {
       await Promise.all(servers.map((server) => server.close()));
       await database?.drop();
+      rmSync(outboxDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,79 @@
+/**
+ * What payments and background work need, built from the config in one place for
+ * both kinds of process: the API server (server.ts) and the worker (worker.ts).
+ * The payment provider, the mail transport, the job runner (bee-queue with Redis,
+ * in process without) and the sweep that restarts owed work.
+ */
+import type { Db } from '../db/index.js';
+import type { Config } from './config.js';
+import { createMailer, type Mailer } from './mail.js';
+import { beeQueueRunner, inProcessRunner, type JobContext, type JobRunner } from './jobs/queue.js';
+import { enqueueOwedWork } from './jobs/sweep.js';
+import { LOCAL_WEBHOOK_SECRET, localProvider } from './payments/local.js';
+import type { PaymentProvider } from './payments/provider.js';
+import { stripeProvider } from './payments/stripe.js';
+
+export interface Background {
+  provider: PaymentProvider;
+  mailer: Mailer;
+  jobs: JobRunner;
+  close(): Promise<void>;
+}
+
+type Log = (line: Record<string, unknown>) => void;
+
+export function createPaymentProvider(config: Config): PaymentProvider {
+  if (config.paymentProvider === 'local') {
+    if (config.nodeEnv === 'production' && !config.allowLocalPaymentsInProduction) {
+      throw new Error('PAYMENT_PROVIDER is local in production: it takes no money. Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION=true for a demo.');
+    }
+    return localProvider({ webhookSecret: config.stripeWebhookSecret ?? LOCAL_WEBHOOK_SECRET });
+  }
+  if (!config.stripeSecretKey || !config.stripeWebhookSecret) {
+    throw new Error('PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.');
+  }
+  return stripeProvider({ secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret, apiBase: config.stripeApiBase });
+}
+
+/**
+ * `work`: run the jobs here. Without Redis there is nowhere else they could run,
+ * so the in-process runner always works them.
+ */
+export function startBackground(options: { config: Config; db: Db; work: boolean; log: Log }): Background {
+  const { config, db, log } = options;
+  const provider = createPaymentProvider(config);
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, outboxDir: config.mailOutboxDir, from: config.mailFrom });
+  const context = (enqueue: JobRunner['enqueue']): JobContext => ({ db, config, provider, mailer, enqueue, log });
+  const jobs = config.redisUrl
+    ? beeQueueRunner({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, backoffMs: config.jobBackoffMs, work: options.work, context })
+    : inProcessRunner({ backoffMs: config.jobBackoffMs, context });
+  const works = options.work || !config.redisUrl;
+  const stopSweeping = works ? every(config.jobSweepSeconds, () => enqueueOwedWork(db, jobs), log) : async () => {};
+  return {
+    provider,
+    mailer,
+    jobs,
+    async close() {
+      await stopSweeping();
+      await jobs.close();
+      mailer.close();
+    },
+  };
+}
+
+/**
+ * Runs `task` every `seconds` (0: never), chained so that a slow run is never
+ * overlapped by the next; the returned stop waits for the last run.
+ */
+export function every(seconds: number, task: () => Promise<unknown>, log: Log): () => Promise<void> {
+  if (seconds <= 0) return async () => {};
+  let last: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    last = last.then(task).catch((err) => log({ level: 'error', message: 'periodic task failed', error: String(err) }));
+  }, seconds * 1000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await last;
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Outgoing email. With SMTP_URL set, messages go out through nodemailer's SMTP
+ * transport; otherwise they are written, as complete .eml files, to the outbox
+ * folder (MAIL_OUTBOX_DIR), where a developer reads them with any text viewer.
+ * Messages are rendered from the database when the job runs, so they say what is
+ * true then.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import type { NotificationContext, NotificationKind } from '../db/notifications.js';
+
+export interface MailMessage {
+  /** Stable per notification: the Message-ID and the outbox file name. */
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface Mailer {
+  readonly kind: 'smtp' | 'outbox';
+  send(message: MailMessage): Promise<void>;
+  close(): void;
+}
+
+export function createMailer(options: { smtpUrl: string | undefined; outboxDir: string; from: string }): Mailer {
+  const envelope = (message: MailMessage) => ({
+    from: options.from,
+    to: message.to,
+    subject: message.subject,
+    text: message.text,
+    messageId: `<${message.id}@staybook>`,
+  });
+  if (options.smtpUrl) {
+    const transport = nodemailer.createTransport(options.smtpUrl);
+    return {
+      kind: 'smtp',
+      async send(message) {
+        await transport.sendMail(envelope(message));
+      },
+      close: () => transport.close(),
+    };
+  }
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    kind: 'outbox',
+    async send(message) {
+      const info = await transport.sendMail(envelope(message));
+      await mkdir(options.outboxDir, { recursive: true });
+      // Named by the notification: sending it again rewrites the same file.
+      await writeFile(path.join(options.outboxDir, `${message.id}.eml`), info.message as Buffer);
+    },
+    close: () => transport.close(),
+  };
+}
+
+/** An amount in minor units as people read it ("451.00 EUR"), without floating point. */
+export function formatMoney(amount: number, currency: string): string {
+  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  if (digits === 0) return `${amount} ${currency}`;
+  const unit = 10 ** digits;
+  return `${Math.trunc(amount / unit)}.${String(amount % unit).padStart(digits, '0')} ${currency}`;
+}
+
+export function renderNotification(n: NotificationContext, to: string): MailMessage {
+  const stay = `${n.property_name}, ${n.property_city}: ${n.check_in} to ${n.check_out}, ${n.guests} guest${n.guests === 1 ? '' : 's'}`;
+  const hello = `Hello ${n.recipient_name},\n\n`;
+  const footer = `\n\nBooking ${n.booking_id}\n-- \nStaybook\n`;
+  const id = `${n.kind}-${n.id}`;
+  switch (n.kind as NotificationKind) {
+    case 'booking_confirmed':
+      return { id, to, subject: `Your stay at ${n.property_name} is confirmed`, text: `${hello}your booking is confirmed.\n\n${stay}${footer}` };
+    case 'booking_cancelled': {
+      const refund = n.refund_amount === null ? 'Nothing had been paid, so nothing is refunded.'
+        : n.refund_amount === 0 ? 'Under the listing\'s cancellation policy, nothing is refunded.'
+        : `${formatMoney(n.refund_amount, n.currency)} will be refunded to your payment method.`;
+      return { id, to, subject: `Your booking at ${n.property_name} is cancelled`, text: `${hello}your booking has been cancelled.\n\n${stay}\n\n${refund}${footer}` };
+    }
+    case 'payment_receipt':
+      return {
+        id,
+        to,
+        subject: `Receipt: ${formatMoney(n.payment_amount ?? n.total, n.currency)} for ${n.property_name}`,
+        text:
+          `${hello}we received your payment.\n\n${stay}\n\n` +
+          `Amount: ${formatMoney(n.payment_amount ?? n.total, n.currency)}\n` +
+          `Paid with: ${n.payment_method}\nReference: ${n.payment_reference}\nPaid at: ${n.paid_at?.toISOString() ?? ''}${footer}`,
+      };
+    case 'refund_issued':
+      return {
+        id,
+        to,
+        subject: `Refund: ${formatMoney(n.refund_amount_sent ?? 0, n.currency)} for ${n.property_name}`,
+        text:
+          `${hello}we refunded ${formatMoney(n.refund_amount_sent ?? 0, n.currency)} to your payment method ` +
+          `(reference ${n.refund_reference}). Depending on your bank it can take 5 to 10 days to appear.\n\n${stay}${footer}`,
+      };
+    default:
+      throw new Error(`no email for notification kind ${n.kind}`);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Entry point of `npm run worker`: a process that runs only the background jobs
+ * (refunds, payment follow-ups, notification emails) from the bee-queue queues,
+ * and the sweep that restarts owed work. It needs what the API servers share:
+ * PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). API servers then run with
+ * RUN_WORKERS=false, or keep working jobs too; bee-queue hands each job to one.
+ */
+import { openDatabase } from '../db/index.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { startBackground } from './background.js';
+import { loadConfig } from './config.js';
+
+const config = loadConfig();
+if (!config.databaseUrl || !config.redisUrl) {
+  console.error('npm run worker needs DATABASE_URL and REDIS_URL: the embedded default runs its jobs inside the server.');
+  process.exit(2);
+}
+const log = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
+const database = await openDatabase({ databaseUrl: config.databaseUrl });
+await migrateToLatest(database.db);
+const background = startBackground({ config, db: database.db, work: true, log });
+log({ level: 'info', message: 'worker started', provider: background.provider.name, mail: background.mailer.kind });
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log({ level: 'info', message: `${signal} received, finishing running jobs` });
+    background
+      .close()
+      .then(() => database.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
+  });
+}
