@@ -286,9 +286,27 @@ async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options
     }
     // An upcoming stay was paid just now; a finished one a week before its check-in. Booked an hour before paying.
     const paidAt = stay.checkIn > 0 ? new Date() : new Date(`${addDays(checkIn, -7)}T12:00:00Z`);
-    await trx
+    const booking = await trx
       .insertInto('bookings')
       .values({ ...row, status: stay.status, confirmed_at: paidAt, created_at: new Date(paidAt.getTime() - 3_600_000) })
+      .returning(['id', 'guest_id', 'total', 'currency'])
+      .executeTakeFirstOrThrow();
+    // Paid with Stripe's test card through the local provider, so that cancelling it refunds.
+    await trx
+      .insertInto('payments')
+      .values({
+        booking_id: booking.id,
+        payer_id: booking.guest_id,
+        amount: booking.total,
+        currency: booking.currency,
+        status: 'succeeded',
+        payment_method: 'pm_card_visa',
+        provider: 'local',
+        provider_reference: `pi_local_demo_${booking.id.replaceAll('-', '')}`,
+        provider_idempotency_key: `seed-${booking.id}`,
+        created_at: paidAt,
+        succeeded_at: paidAt,
+      })
       .execute();
   }
   const blocked = listingNamed(DEMO_BLOCKED.listing);

@@ -125,8 +125,11 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
     await startJobs(ctx, owedJobs);
     // A decline is kept as a failed payment (and replayed as this same 402).
     if (reply.body.status === 'failed') {
-      const reason = reply.body.failure_code ?? 'declined';
-      throw new ApiError('card_declined', `${reply.body.failure_message ?? 'The card was declined.'} (${reason}). The attempt is kept as payment ${reply.body.id}; try another payment method with a new Idempotency-Key.`);
+      const message = (reply.body.failure_message ?? 'The card was declined.').replace(/\.$/, '');
+      throw new ApiError(
+        'card_declined',
+        `${message} (${reply.body.failure_code}). The attempt is kept as payment ${reply.body.id}; try another payment method with a new Idempotency-Key.`,
+      );
     }
     return reply;
   },
