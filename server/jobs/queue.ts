@@ -14,37 +14,11 @@
  * state; each one's effects are guarded, so running twice changes nothing more.
  */
 import BeeQueue from 'bee-queue';
-import type { Db } from '../../db/index.js';
-import type { Config } from '../config.js';
-import type { Mailer } from '../mail.js';
-import type { PaymentProvider } from '../payments/provider.js';
 import { executeRefund } from './execute-refund.js';
 import { followUpPayment } from './follow-up-payment.js';
+import type { JobContext, JobDefinition, JobName, JobRequest } from './job.js';
 import { sendNotification } from './send-notification.js';
 
-export type JobName = 'execute-refund' | 'follow-up-payment' | 'send-notification';
-
-export interface JobRequest {
-  name: JobName;
-  id: string;
-}
-
-export interface JobContext {
-  db: Db;
-  config: Config;
-  provider: PaymentProvider;
-  mailer: Mailer;
-  /** To start the jobs a job's transaction made owed. */
-  enqueue(jobs: JobRequest[]): Promise<void>;
-  log: (line: Record<string, unknown>) => void;
-}
-
-export interface JobDefinition {
-  /** Attempts after the first. */
-  retries: number;
-  /** `final` is true on the last attempt the runner will make. */
-  run(ctx: JobContext, id: string, attempt: { final: boolean }): Promise<void>;
-}
 
 export const jobDefinitions: Record<JobName, JobDefinition> = {
   'execute-refund': executeRefund,
