@@ -3,8 +3,10 @@
  * and checking it (a mismatch is counted, the walk goes on), stopping when a
  * step the rest depends on fails, money as people read it, the refund a
  * cancellation policy allows (computed here, independently of the server), and
- * finding free nights. Used by the walk scripts.
+ * finding free nights. Used by walk-bookings, walk-payments and replay-webhook.
  */
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import type { Client } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Problem, Property } from '../generated/client/types.gen.js';
@@ -89,6 +91,58 @@ export async function firstFreeRun(client: Client, listing: Property, from: stri
     if (run === nights) return addDays(from, i - nights + 1);
   }
   return undefined;
+}
+
+export interface NewUser {
+  id: string;
+  name: string;
+  email: string;
+  token: string;
+}
+
+/** Registers a fresh guest (a unique email each run) and signs in, as a new user does. */
+export async function registerAndSignIn(client: Client, name: string, emailPrefix: string): Promise<NewUser> {
+  const email = `${emailPrefix}-${randomUUID().slice(0, 8)}@example.test`;
+  const password = `${emailPrefix} password`;
+  const registered = await api.registerUser({ client, body: { email, password, name, role: 'guest' } });
+  const user = need(registered.data, `registering ${email}`, registered);
+  const session = await api.login({ client, body: { email, password } });
+  return { id: user.id, name: user.name, email, token: need(session.data, `signing in as ${email}`, session).access_token };
+}
+
+/**
+ * A listing free for `nights` nights from a check-in picked at run time (a
+ * random day 30 to 210 days ahead, so runs rarely meet), found by searching
+ * those dates as a guest would; tries other days when nothing is free.
+ */
+export async function findFreeStay(
+  client: Client,
+  options: { today: string; nights: number; guests: number },
+): Promise<{ listing: Property; check_in: string; check_out: string; searched: string }> {
+  const { today, nights, guests } = options;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const checkIn = addDays(today, 30 + Math.floor(Math.random() * 180));
+    const checkOut = addDays(checkIn, nights);
+    const found = await api.listProperties({ client, query: { check_in: checkIn, check_out: checkOut, guests, sort: 'price_asc', limit: 100 } });
+    const listing = need(found.data, 'searching', found).data.find((p) => p.min_nights <= nights && nights <= p.max_nights);
+    if (listing) return { listing, check_in: checkIn, check_out: checkOut, searched: `GET /properties?check_in=${checkIn}&check_out=${checkOut}&guests=${guests}&sort=price_asc` };
+  }
+  throw new Error(`no listing is free for ${nights} nights on any of ten days tried (is this a server with the demo data?)`);
+}
+
+/** Asks `read` again every 100 ms until it gives a value or `timeoutMs` has passed (then undefined). */
+export async function poll<T>(read: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** True when this module is the script node was started with (not imported by a test). */
+export function isEntryPoint(moduleUrl: string): boolean {
+  return !!process.argv[1] && moduleUrl === pathToFileURL(process.argv[1]).href;
 }
 
 /**
