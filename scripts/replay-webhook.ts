@@ -2,10 +2,9 @@
  * npm run replay:webhook -- [--url http://127.0.0.1:3000] [--secret whsec_...] [--copies 50] [--database-url postgres://...]
  *
  * Shows that a signed provider event delivered many times at once is applied
- * once. Against a running server (the embedded default: the local provider,
- * whose webhook secret is LOCAL_WEBHOOK_SECRET unless STRIPE_WEBHOOK_SECRET is
- * set): a new guest books a stay, and the script builds the event Stripe sends
- * for a charge whose API response was lost (`payment_intent.succeeded` for a
+ * once. Against a running server (the embedded default: the local provider):
+ * a new guest books a stay, and the script builds the event Stripe sends for a
+ * charge whose API response was lost (`payment_intent.succeeded` for a
  * PaymentIntent carrying our ids in its metadata, which the server records as
  * a payment), signs it once with Stripe's SDK and posts the identical bytes
  * `--copies` times in parallel. First a tampered copy and a stale one (signed
@@ -13,7 +12,9 @@
  * deliveries were answered and what the records show afterwards, through the
  * API and, given `--database-url` (the server's DATABASE_URL), in the tables;
  * exits 1 unless exactly one delivery applied the event and nothing else
- * changed. test/webhook-replay.test.ts runs the same replay.
+ * changed. The signing secret is `--secret` (the server's STRIPE_WEBHOOK_SECRET),
+ * by default LOCAL_WEBHOOK_SECRET, the local provider's when none is set.
+ * test/webhook-replay.test.ts runs the same replay.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -191,5 +192,5 @@ if (isEntryPoint(import.meta.url)) {
     console.error('usage: npm run replay:webhook -- [--url URL] [--secret whsec_...] [--copies 2..500] [--database-url postgres://...]');
     process.exit(2);
   }
-  runWalk(args.url, () => replayWebhook(args.url, { secret: args.secret, copies, databaseUrl: args['database-url'] ?? process.env.DATABASE_URL }));
+  runWalk(args.url, () => replayWebhook(args.url, { secret: args.secret, copies, databaseUrl: args['database-url'] }));
 }
