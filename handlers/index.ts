@@ -7,6 +7,7 @@ import { authHandlers } from './auth.js';
 import { bookingHandlers } from './bookings.js';
 import { pendingHandlers } from './pending.js';
 import { propertyHandlers } from './properties.js';
+import { reviewHandlers } from './reviews.js';
 import { userHandlers } from './users.js';
 
 export const handlers: Handlers = {
@@ -14,5 +15,6 @@ export const handlers: Handlers = {
   ...authHandlers,
   ...propertyHandlers,
   ...bookingHandlers,
+  ...reviewHandlers,
   ...pendingHandlers,
 };

@@ -12,11 +12,6 @@ export const pendingOperations = {
   listPayments: 'payments (issue #4)',
   getPayment: 'payments (issue #4)',
   handlePaymentWebhook: 'payments (issue #4)',
-  listReviews: 'reviews (issue #5)',
-  createReview: 'reviews (issue #5)',
-  getReview: 'reviews (issue #5)',
-  updateReview: 'reviews (issue #5)',
-  deleteReview: 'reviews (issue #5)',
 } as const satisfies Partial<Record<OperationId, string>>;
 
 export type PendingOperationId = keyof typeof pendingOperations;

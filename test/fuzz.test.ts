@@ -10,7 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpec } from '../server/server.js';
-import { createAdmin, createBooking, createProperty } from './support/factories.js';
+import * as api from '../generated/client/sdk.gen.js';
+import { createAdmin, createBooking, createProperty, createUser, fromToday, insertPastStay } from './support/factories.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 
 interface Schema {
@@ -40,6 +41,7 @@ let spec: Spec;
 let token: string;
 let propertyId: string;
 let bookingId: string;
+let reviewId: string;
 let adminId: string;
 beforeAll(async () => {
   env = await testEnvironment();
@@ -51,6 +53,10 @@ beforeAll(async () => {
   const property = await createProperty(server.client);
   propertyId = property.id;
   bookingId = (await createBooking(server.client, { property })).id;
+  const guest = await createUser(server.client);
+  const pastStay = await insertPastStay(server, { guest, property, checkIn: fromToday(-3), checkOut: fromToday(-1) });
+  const review = await api.createReview({ client: server.client, auth: guest.token, body: { booking_id: pastStay, rating: 4, comment: 'Fuzzed.' } });
+  reviewId = review.data!.id;
 });
 afterAll(() => env.close());
 
@@ -119,7 +125,7 @@ async function send(op: Case, params: Record<string, unknown>, body: unknown) {
 
 /** Parameters with valid values; ids point at real rows where there are some, so checks run past the lookup. */
 function validParams(op: Case): Record<string, unknown> {
-  const known: Record<string, string> = { property_id: propertyId, booking_id: bookingId, user_id: op.method === 'delete' ? randomUUID() : adminId };
+  const known: Record<string, string> = { property_id: propertyId, booking_id: bookingId, review_id: reviewId, user_id: op.method === 'delete' ? randomUUID() : adminId };
   return Object.fromEntries(
     op.parameters.filter((p) => p.required || p.in === 'path').map((p) => [p.name, known[p.name] ?? sample(p.schema ?? {})]),
   );
