@@ -280,12 +280,18 @@ export type Property = {
      * Average review rating, rounded to 2 decimals; null while there are no reviews.
      */
     rating_average: number | null;
+    /**
+     * The number of reviews (deleted ones do not count).
+     */
     review_count: number;
     /**
      * Distance from the `near` point, in kilometres; present only in `listProperties` results when `near` is given.
      */
     distance_km?: number;
     created_at: string;
+    /**
+     * Moves with every change of the listing, its `rating_average` and `review_count` included.
+     */
     updated_at: string;
 };
 
