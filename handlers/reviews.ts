@@ -27,9 +27,10 @@ import {
   type ReviewRow,
 } from '../db/reviews.js';
 import type { Review } from '../generated/client/types.gen.js';
-import { isAdmin } from '../server/auth.js';
+import type { Tx } from '../db/index.js';
+import { isAdmin, type AuthUser } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
-import { caller, type ResourceHandlers } from '../server/operations.js';
+import { caller, type RequestContext, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
 
 export function reviewRowToReview(row: ReviewRow): Review {
@@ -65,6 +66,35 @@ function assertReviewable(booking: BookingToReview, windowDays: number): void {
 }
 
 const NO_SUCH_REVIEW = 'No such review.';
+
+type MayChange = (review: ReviewRow, auth: AuthUser) => boolean;
+const isAuthor: MayChange = (review, auth) => review.author_id === auth.id;
+const isAuthorOrAdmin: MayChange = (review, auth) => isAuthor(review, auth) || isAdmin(auth);
+const isHost: MayChange = (review, auth) => review.host_id === auth.id;
+const isHostOrAdmin: MayChange = (review, auth) => isHost(review, auth) || isAdmin(auth);
+
+/**
+ * Runs `work` in a transaction on the review, locked so that concurrent changes
+ * of it queue: 404 when it does not exist (or was deleted), 403 `refusal` when
+ * the caller may not change it. The review's lock comes before its listing's
+ * (which the aggregates trigger takes), the one order these writers use.
+ */
+async function changeReview<T>(
+  ctx: RequestContext,
+  reviewId: string,
+  may: MayChange,
+  refusal: string,
+  work: (trx: Tx, review: ReviewRow, auth: AuthUser) => Promise<T>,
+): Promise<T> {
+  const auth = caller(ctx);
+  const { db, config } = ctx.deps;
+  return db.transaction().execute(async (trx) => {
+    const review = await lockReview(trx, reviewId, config.reviewWindowDays);
+    if (!review) throw new ApiError('not_found', NO_SUCH_REVIEW);
+    if (!may(review, auth)) throw new ApiError('forbidden', refusal);
+    return work(trx, review, auth);
+  });
+}
 
 export const reviewHandlers: ResourceHandlers<
   'listReviews' | 'createReview' | 'getReview' | 'updateReview' | 'deleteReview' | 'replyToReview' | 'deleteReviewReply'
@@ -109,49 +139,30 @@ export const reviewHandlers: ResourceHandlers<
   },
 
   async updateReview({ path, body }, ctx) {
-    const auth = caller(ctx);
-    const { db, config } = ctx.deps;
-    return db.transaction().execute(async (trx) => {
-      const review = await lockReview(trx, path.review_id, config.reviewWindowDays);
-      if (!review) throw new ApiError('not_found', NO_SUCH_REVIEW);
-      if (review.author_id !== auth.id) throw new ApiError('forbidden', 'Only its author may edit a review.');
-      if (!review.window_open) throw windowClosed('review could be edited', review.editable_until, config.reviewWindowDays);
+    const windowDays = ctx.deps.config.reviewWindowDays;
+    return changeReview(ctx, path.review_id, isAuthor, 'Only its author may edit a review.', async (trx, review) => {
+      if (!review.window_open) throw windowClosed('review could be edited', review.editable_until, windowDays);
       const row = await updateReviewRow(trx, review.id, { rating: body.rating, comment: body.comment });
-      return { status: 200, body: reviewRowToReview({ ...row, ...contextOf(review) }) };
+      return { status: 200 as const, body: reviewRowToReview({ ...row, ...contextOf(review) }) };
     });
   },
 
   async deleteReview({ path }, ctx) {
-    const auth = caller(ctx);
-    const { db, config } = ctx.deps;
-    await db.transaction().execute(async (trx) => {
-      const review = await lockReview(trx, path.review_id, config.reviewWindowDays);
-      if (!review) throw new ApiError('not_found', NO_SUCH_REVIEW);
-      if (review.author_id !== auth.id && !isAdmin(auth)) throw new ApiError('forbidden', 'Only its author or an admin may delete a review.');
-      await tombstoneReview(trx, review.id, auth.id);
-    });
+    await changeReview(ctx, path.review_id, isAuthorOrAdmin, 'Only its author or an admin may delete a review.', (trx, review, auth) =>
+      tombstoneReview(trx, review.id, auth.id),
+    );
     return { status: 204 };
   },
 
   async replyToReview({ path, body }, ctx) {
-    const auth = caller(ctx);
-    const { db, config } = ctx.deps;
-    return db.transaction().execute(async (trx) => {
-      const review = await lockReview(trx, path.review_id, config.reviewWindowDays);
-      if (!review) throw new ApiError('not_found', NO_SUCH_REVIEW);
-      if (review.host_id !== auth.id) throw new ApiError('forbidden', "Only the listing's host may reply to its reviews.");
+    return changeReview(ctx, path.review_id, isHost, "Only the listing's host may reply to its reviews.", async (trx, review) => {
       const row = await setHostReply(trx, review.id, body.comment);
-      return { status: 200, body: reviewRowToReview({ ...row, ...contextOf(review) }) };
+      return { status: 200 as const, body: reviewRowToReview({ ...row, ...contextOf(review) }) };
     });
   },
 
   async deleteReviewReply({ path }, ctx) {
-    const auth = caller(ctx);
-    const { db, config } = ctx.deps;
-    await db.transaction().execute(async (trx) => {
-      const review = await lockReview(trx, path.review_id, config.reviewWindowDays);
-      if (!review) throw new ApiError('not_found', NO_SUCH_REVIEW);
-      if (review.host_id !== auth.id && !isAdmin(auth)) throw new ApiError('forbidden', "Only the listing's host or an admin may remove a reply.");
+    await changeReview(ctx, path.review_id, isHostOrAdmin, "Only the listing's host or an admin may remove a reply.", async (trx, review) => {
       if (review.host_reply === null) throw new ApiError('not_found', 'This review has no reply.');
       await removeHostReply(trx, review.id);
     });
