@@ -24,7 +24,7 @@ const contractOperationIds = [
 ];
 
 /** Operations the project added to the contract, each named in the closing note of its issue. */
-const addedOperationIds = ['updatePropertyAvailability'];
+const addedOperationIds = ['updatePropertyAvailability', 'replyToReview', 'deleteReviewReply'];
 
 let env: TestEnvironment;
 let server: TestServer;
