@@ -21,6 +21,7 @@ import { createClient, createConfig, type Client } from '../generated/client/cli
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Problem, Property, Review } from '../generated/client/types.gen.js';
 import { addDays, utcToday } from '../server/dates.js';
+import { problemOf, reporter } from './walk-support.js';
 
 const DEMO_PASSWORD = 'demo-password';
 const DEMO_HOSTS = ['host@example.com', 'host2@example.com'];
@@ -45,11 +46,6 @@ export class WalkStopped extends Error {}
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
 
-function problemOf(result: { response: Response; error?: unknown }): string {
-  const problem = result.error as Partial<Problem> | undefined;
-  return `${result.response.status} ${problem?.code ?? ''}${problem?.detail ? `: ${problem.detail}` : ''}`;
-}
-
 function codeOf(result: { error?: unknown }): string | undefined {
   return (result.error as Partial<Problem> | undefined)?.code;
 }
@@ -63,13 +59,8 @@ const average = (sum: number, count: number) => (count === 0 ? null : Math.round
 export async function walkReviews(baseUrl: string, options: ReviewsWalkOptions = {}): Promise<ReviewsWalkResult> {
   const { windowDays = 14, print = () => {} } = options;
   const client: Client = createClient(createConfig({ baseUrl: baseUrl.replace(/\/$/, '') }));
-  let mismatches = 0;
-  const say = (text: string) => print(`   ${text}`);
-  const step = (n: number, title: string) => print(`\n${n}. ${title}`);
-  const check = (ok: boolean, what: string) => {
-    if (!ok) mismatches += 1;
-    print(`   ${ok ? '✓' : '✗'} ${what}`);
-  };
+  const report = reporter(print);
+  const { say, step, check } = report;
   const need = <T>(result: Result<T>, what: string): T => {
     if (result.data === undefined) throw new WalkStopped(`${what} failed (${problemOf(result)})`);
     return result.data;
@@ -201,6 +192,7 @@ export async function walkReviews(baseUrl: string, options: ReviewsWalkOptions =
   const finalSum = now.reduce((sum, r) => sum + r.rating, 0);
   check(final.review_count === now.length && final.rating_average === average(finalSum, now.length), `rating_average ${final.rating_average} and review_count ${final.review_count} agree with the reviews listed`);
 
+  const { mismatches } = report;
   print(mismatches === 0 ? '\nDone: every step answered as the contract says.' : `\n${mismatches} step(s) did not answer as the contract says.`);
   return { mismatches, review: edited.data ?? review, listing: final, upcomingBookingId: upcoming.id, closedBookingId: closed?.id };
 }

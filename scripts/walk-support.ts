@@ -3,7 +3,8 @@
  * and checking it (a mismatch is counted, the walk goes on), stopping when a
  * step the rest depends on fails, money as people read it, the refund a
  * cancellation policy allows (computed here, independently of the server), and
- * finding free nights. Used by walk-bookings, walk-payments and replay-webhook.
+ * finding free nights. Used by walk-bookings, walk-payments, walk-reviews and
+ * replay-webhook.
  */
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
