@@ -78,3 +78,20 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
     },
   };
 }
+
+/**
+ * Retries `check` until it passes or `timeoutMs` runs out, then throws its last
+ * failure: for outcomes of background jobs, which arrive after the response.
+ */
+export async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
