@@ -246,6 +246,31 @@ describe('handlePaymentWebhook with Stripe\'s events', () => {
       { type: 'payment_intent.succeeded', payment_id: data!.id, refund_id: null },
     ]);
   });
+  it('settles a processing payment whose event never came by looking it up (the sweep\'s follow-up job), retrying a lookup Stripe does not answer', async () => {
+    const booking = await createBooking(server.client);
+    const { data } = await pay(booking.guest, booking.id, 'pm_card_processing');
+    const intentId = data!.provider_reference!;
+    fake.settleIntent(intentId, 'succeeded');
+    fake.failNext('GET /v1/payment_intents/:id', 3);
+    // What the sweep does for a payment pending too long; the tests do not wait minutes for it.
+    await server.deps.jobs.enqueue([{ name: 'follow-up-payment', id: data!.id }]);
+
+    await eventually(async () => expect(await paymentsOf(booking.id)).toMatchObject([{ id: data!.id, status: 'succeeded', provider_reference: intentId }]));
+    const lookups = fake.requestsTo('GET /v1/payment_intents/:id').filter((request) => request.path === `/v1/payment_intents/${intentId}`);
+    expect(lookups.map((request) => request.status)).toEqual([500, 500, 500, 200]);
+    expect(intentCreatesFor(booking.id)).toHaveLength(1);
+    expect(await bookingRow(booking.id)).toMatchObject({ status: 'confirmed' });
+  });
+
+  it('acknowledges a refund event of another integration on the same Stripe account (its refund_id is not one of ours) and changes nothing', async () => {
+    const foreign = { id: 're_foreign0001', object: 'refund', amount: 500, currency: 'eur', payment_intent: 'pi_foreign0001', status: 'succeeded', metadata: { refund_id: 'RF-1042' } };
+    const payload = fake.event('refund.updated', foreign);
+    expect(await deliver(payload)).toEqual({ status: 200, body: { received: true, duplicate: false } });
+    const eventId = (JSON.parse(payload) as { id: string }).id;
+    expect(await db().selectFrom('payment_events').select(['type', 'payment_id', 'refund_id']).where('id', '=', eventId).execute()).toEqual([
+      { type: 'refund.updated', payment_id: null, refund_id: null },
+    ]);
+  });
 });
 
 describe('refunds through Stripe', () => {
