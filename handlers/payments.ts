@@ -34,7 +34,7 @@ import type { Payment } from '../generated/client/types.gen.js';
 import { isAdmin } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
 import { inIdempotentTransaction } from '../server/idempotency.js';
-import type { JobRequest } from '../server/jobs/queue.js';
+import type { JobRequest } from '../server/jobs/job.js';
 import { caller, startJobs, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
 import type { PaymentProvider, ProviderEvent, ProviderOutcome } from '../server/payments/provider.js';

@@ -7,7 +7,8 @@
 import type { Db } from '../db/index.js';
 import type { Config } from './config.js';
 import { createMailer, type Mailer } from './mail.js';
-import { beeQueueRunner, inProcessRunner, type JobContext, type JobRunner } from './jobs/queue.js';
+import type { JobContext } from './jobs/job.js';
+import { beeQueueRunner, inProcessRunner, type JobRunner } from './jobs/queue.js';
 import { enqueueOwedWork } from './jobs/sweep.js';
 import { LOCAL_WEBHOOK_SECRET, localProvider } from './payments/local.js';
 import type { PaymentProvider } from './payments/provider.js';

@@ -7,7 +7,8 @@ import type { Config } from './config.js';
 import type { Db } from '../db/index.js';
 import type { AuthUser, LoginThrottle } from './auth.js';
 import type { SessionStore } from './sessions.js';
-import type { JobRequest, JobRunner } from './jobs/queue.js';
+import type { JobRequest } from './jobs/job.js';
+import type { JobRunner } from './jobs/queue.js';
 import type { PaymentProvider } from './payments/provider.js';
 import type { OperationId, Operations } from '../generated/operations.gen.js';
 

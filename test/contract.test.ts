@@ -81,7 +81,13 @@ describe('the served contract', () => {
     expect(await fetch(`${server.url}/healthz`).then((r) => r.json())).toEqual({ status: 'ok' });
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' }, sessions: 'redis' });
+    expect(await ready.json()).toEqual({
+      status: 'ok',
+      checks: { database: 'ok', redis: 'ok' },
+      sessions: 'redis',
+      payments: { provider: 'local' },
+      jobs: { runner: 'bee-queue', waiting: expect.any(Number), failed: 0 },
+    });
   });
 });
 

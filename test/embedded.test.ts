@@ -46,7 +46,13 @@ describe('the embedded default (npm start)', () => {
       const cities = new Set(listings.data?.data.map((p) => p.city));
       expect(cities.size).toBeGreaterThanOrEqual(5);
       const ready = await fetch(`${server.url}/readyz`).then((r) => r.json());
-      expect(ready).toEqual({ status: 'ok', checks: { database: 'ok' }, sessions: 'database' });
+      expect(ready).toEqual({
+        status: 'ok',
+        checks: { database: 'ok' },
+        sessions: 'database',
+        payments: { provider: 'local' },
+        jobs: { runner: 'in-process', waiting: 0, failed: 0 },
+      });
     } finally {
       await server.close();
     }

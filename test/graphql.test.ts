@@ -337,15 +337,6 @@ describe('properties through GraphQL and REST', () => {
 
 describe('operations whose issue has not landed', () => {
   it('answer with an error whose code is not_implemented (501), as REST does', async () => {
-    const token = (await createUser(server.client)).token;
-    const rest = await api.listPayments({ client: server.client, auth: token });
-    expectSameRefusal(rest, await gql('{ listPayments { next_cursor } }', {}, token), 'listPayments', 501, 'not_implemented');
-    const payment = await gql(
-      'mutation ($input: PaymentInput_Input!) { createPayment(Idempotency_Key: "graphql-pending-test", input: $input) { id } }',
-      { input: { booking_id: someId, payment_method: 'pm_card_visa' } },
-      token,
-    );
-    expectGraphQLProblem(payment, 'createPayment', 501, 'not_implemented');
     expectGraphQLProblem(await gql('{ listReviews { next_cursor } }'), 'listReviews', 501, 'not_implemented');
   });
 });
@@ -572,7 +563,7 @@ describe('safety', () => {
 });
 
 describe('a new user walks through GraphQL only', () => {
-  it('signs in as the demo guest, searches Lisbon, reads a property with its host, books it and reads the booking with its property and host; paying waits for its issue', async () => {
+  it('signs in as the demo guest, searches Lisbon, reads a property with its host, books it, pays it and reads the booking with its property and host', async () => {
     await seedDemoData(server.deps.db, { bookings: server.deps.config });
     const steps = await walkGraphQL(server.url);
     expect(steps.slice(0, 3)).toEqual([
@@ -582,9 +573,8 @@ describe('a new user walks through GraphQL only', () => {
     ]);
     expect(steps.slice(3)).toEqual([
       expect.objectContaining({ step: 'book the property', outcome: 'ok' }),
-      // Once payments land, this step runs for real and must succeed; until then it says so.
-      expect.objectContaining({ step: 'pay the booking', outcome: 'not_implemented' }),
-      expect.objectContaining({ step: 'read the booking with its property and host in one query', outcome: 'ok' }),
+      expect.objectContaining({ step: 'pay the booking', outcome: 'ok', data: { payment: 'succeeded' } }),
+      expect.objectContaining({ step: 'read the booking with its property and host in one query', outcome: 'ok', data: expect.objectContaining({ status: 'confirmed' }) }),
     ]);
   });
 });

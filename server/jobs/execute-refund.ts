@@ -7,7 +7,7 @@
  */
 import { lockRefund } from '../../db/payments.js';
 import { settleRefund } from '../payments/settle.js';
-import type { JobDefinition } from './queue.js';
+import type { JobDefinition } from './job.js';
 
 /** How long after a definite failure the next attempt is made. */
 const RETRY_AFTER_FAILURE_SECONDS = 15 * 60;

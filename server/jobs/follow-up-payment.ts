@@ -7,7 +7,7 @@
  */
 import { lockPayment } from '../../db/payments.js';
 import { settleCharge } from '../payments/settle.js';
-import type { JobDefinition } from './queue.js';
+import type { JobDefinition } from './job.js';
 
 export const followUpPayment: JobDefinition = {
   retries: 5,

@@ -14,37 +14,11 @@
  * state; each one's effects are guarded, so running twice changes nothing more.
  */
 import BeeQueue from 'bee-queue';
-import type { Db } from '../../db/index.js';
-import type { Config } from '../config.js';
-import type { Mailer } from '../mail.js';
-import type { PaymentProvider } from '../payments/provider.js';
 import { executeRefund } from './execute-refund.js';
 import { followUpPayment } from './follow-up-payment.js';
+import type { JobContext, JobDefinition, JobName, JobRequest } from './job.js';
 import { sendNotification } from './send-notification.js';
 
-export type JobName = 'execute-refund' | 'follow-up-payment' | 'send-notification';
-
-export interface JobRequest {
-  name: JobName;
-  id: string;
-}
-
-export interface JobContext {
-  db: Db;
-  config: Config;
-  provider: PaymentProvider;
-  mailer: Mailer;
-  /** To start the jobs a job's transaction made owed. */
-  enqueue(jobs: JobRequest[]): Promise<void>;
-  log: (line: Record<string, unknown>) => void;
-}
-
-export interface JobDefinition {
-  /** Attempts after the first. */
-  retries: number;
-  /** `final` is true on the last attempt the runner will make. */
-  run(ctx: JobContext, id: string, attempt: { final: boolean }): Promise<void>;
-}
 
 export const jobDefinitions: Record<JobName, JobDefinition> = {
   'execute-refund': executeRefund,
@@ -135,6 +109,22 @@ interface BeeOptions {
   context: (enqueue: JobRunner['enqueue']) => JobContext;
 }
 
+/**
+ * bee-queue waits for Redis without limit (a command issued while it is down waits
+ * for the reconnect), so a request or a health check would hang with it. Enqueueing
+ * and stats give up after this long instead: the owed rows are in the database, and
+ * the sweep starts their jobs once Redis is back.
+ */
+const REDIS_WAIT_MS = 2000;
+
+function withinRedisWait<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: Redis did not answer within ${REDIS_WAIT_MS} ms`)), REDIS_WAIT_MS);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** bee-queue on Redis. bee-queue is given connection settings, not an ioredis client: it ignores those (TOOLCHAIN.md). */
 export function beeQueueRunner(options: BeeOptions): JobRunner {
   const names = Object.keys(jobDefinitions) as JobName[];
@@ -159,25 +149,22 @@ export function beeQueueRunner(options: BeeOptions): JobRunner {
   const runner: JobRunner = {
     kind: 'bee-queue',
     async enqueue(jobs) {
-      await Promise.all(
-        jobs.map((job) =>
-          (queues.get(job.name) as BeeQueue)
-            .createJob({ id: job.id })
-            .retries(jobDefinitions[job.name].retries)
-            .backoff('exponential', options.backoffMs)
-            .save(),
-        ),
+      const saves = jobs.map((job) =>
+        (queues.get(job.name) as BeeQueue)
+          .createJob({ id: job.id })
+          .retries(jobDefinitions[job.name].retries)
+          .backoff('exponential', options.backoffMs)
+          .save(),
       );
+      await withinRedisWait(Promise.all(saves), 'enqueue');
     },
     async stats() {
-      let waiting = 0;
-      let failed = 0;
-      for (const queue of queues.values()) {
-        const counts = await queue.checkHealth();
-        waiting += counts.waiting + counts.delayed;
-        failed += counts.failed;
-      }
-      return { runner: 'bee-queue', waiting, failed };
+      const counts = await withinRedisWait(Promise.all([...queues.values()].map((queue) => queue.checkHealth())), 'job stats');
+      return {
+        runner: 'bee-queue',
+        waiting: counts.reduce((sum, count) => sum + count.waiting + count.delayed, 0),
+        failed: counts.reduce((sum, count) => sum + count.failed, 0),
+      };
     },
     async close() {
       await Promise.all([...queues.values()].map((queue) => queue.close(5000)));

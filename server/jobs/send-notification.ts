@@ -5,7 +5,7 @@
  */
 import { closeUndeliverable, loadNotificationContext, markNotificationAttemptFailed, markNotificationSent } from '../../db/notifications.js';
 import { renderNotification } from '../mail.js';
-import type { JobDefinition } from './queue.js';
+import type { JobDefinition } from './job.js';
 
 export const sendNotification: JobDefinition = {
   retries: 5,

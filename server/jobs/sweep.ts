@@ -10,7 +10,8 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { findOwedNotifications } from '../../db/notifications.js';
 import { findOwedRefunds, findStalePendingPayments, postponeRefund } from '../../db/payments.js';
-import type { JobRequest, JobRunner } from './queue.js';
+import type { JobRequest } from './job.js';
+import type { JobRunner } from './queue.js';
 
 /** How long an item taken by the sweep is left to its job before the sweep looks again. */
 const LEASE_SECONDS = 10 * 60;

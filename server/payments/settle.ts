@@ -22,7 +22,7 @@ import {
   type RefundRow,
 } from '../../db/payments.js';
 import type { Tx } from '../../db/index.js';
-import type { JobRequest } from '../jobs/queue.js';
+import type { JobRequest } from '../jobs/job.js';
 import type { ProviderOutcome } from './provider.js';
 
 export interface Settled<T> {
