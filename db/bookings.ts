@@ -15,10 +15,10 @@ export type BookingStatus = 'pending' | 'confirmed' | 'completed' | 'cancelled' 
 export type BookingRow = Selectable<Bookings> & { status: BookingStatus };
 
 /** The UTC date of the database's clock: "today" of the spec. */
-const today = sql<string>`(now() at time zone 'utc')::date`;
+export const today = sql<string>`(now() at time zone 'utc')::date`;
 
 /** The status a client sees: a lapsed hold is expired and a paid stay past its check-out completed. */
-const effectiveStatus = sql<BookingStatus>`(case
+export const effectiveStatus = sql<BookingStatus>`(case
   when bookings.status = 'pending' and bookings.expires_at <= now() then 'expired'
   when bookings.status = 'confirmed' and bookings.check_out <= ${today} then 'completed'
   else bookings.status end)`;

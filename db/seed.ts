@@ -1,8 +1,9 @@
 /**
  * Demo data for a fresh database: the demo sign-ins of API.md, a second host,
- * listings in several cities, and stays on them (the demo guest's upcoming and
- * past stays, a few of other demo users, a couple of blocked nights), dated
- * relative to the seeding day; optionally many generated listings for
+ * two more travellers, listings in several cities, and stays on them (the demo
+ * guest's upcoming and past stays, some of other demo users, a couple of
+ * blocked nights), reviews of other users' past stays with some hosts' replies,
+ * all dated relative to the seeding day; optionally many generated listings for
  * benchmarks. Only ever called when asked (first embedded start, db:seed).
  */
 import { argon2id, hash } from 'argon2';
@@ -21,6 +22,8 @@ export const DEMO_USERS = [
   { email: 'guest@example.com', role: 'guest', name: 'Gabriel Guest', bio: null },
   { email: 'admin@example.com', role: 'admin', name: 'Ada Admin', bio: null },
   { email: 'host2@example.com', role: 'host', name: 'Hugo Host', bio: 'Apartments in Paris, Berlin and Kyoto.' },
+  { email: 'greta@example.com', role: 'guest', name: 'Greta Lindqvist', bio: 'Long weekends with a camera.' },
+  { email: 'omar@example.com', role: 'guest', name: 'Omar Haddad', bio: null },
 ] as const;
 
 /** Owner of the generated benchmark listings, so they can be counted and topped up. */
@@ -227,15 +230,20 @@ interface DemoStay {
    */
   status: 'pending' | 'confirmed' | 'completed';
   guests: number;
+  /** A completed stay's review, written the day after check-out, and the host's reply the day after that. */
+  review?: { rating: number; comment: string; reply?: string };
 }
 
 /**
  * The demo guest's trips: upcoming paid stays under each cancellation policy
  * (so a cancellation shows each kind of refund), one stay waiting for payment,
- * and finished stays on several listings that the reviews issue lets them
- * review. Other demo users travel too, so hosts see bookings by more than one
- * guest. No two stays on one listing overlap (the exclusion constraint would
- * refuse them) and none includes a blocked night.
+ * and finished stays on several listings, not yet reviewed: three that checked
+ * out within the default 14-day review window (two on Hana's listings, so her
+ * reply can follow) and one whose window has closed. Other demo users travel
+ * too, so hosts see bookings by more than one guest, and their past stays
+ * carry the reviews and replies listings show. No two stays on one listing
+ * overlap (the exclusion constraint would refuse the upcoming ones) and none
+ * includes a blocked night.
  */
 const DEMO_STAYS: DemoStay[] = [
   { guest: 'guest@example.com', listing: 'Sunlit Alfama apartment with river view', checkIn: 12, nights: 3, status: 'confirmed', guests: 2 },
@@ -243,11 +251,47 @@ const DEMO_STAYS: DemoStay[] = [
   { guest: 'guest@example.com', listing: 'Montmartre family flat', checkIn: 40, nights: 3, status: 'confirmed', guests: 4 },
   { guest: 'guest@example.com', listing: 'Príncipe Real loft', checkIn: 20, nights: 2, status: 'pending', guests: 2 },
   { guest: 'guest@example.com', listing: 'Ribeira townhouse by the Douro', checkIn: -45, nights: 4, status: 'completed', guests: 3 },
-  { guest: 'guest@example.com', listing: 'Le Marais studio', checkIn: -20, nights: 3, status: 'completed', guests: 2 },
+  { guest: 'guest@example.com', listing: 'Le Marais studio', checkIn: -12, nights: 3, status: 'completed', guests: 2 },
   { guest: 'guest@example.com', listing: 'Barceloneta beach studio', checkIn: -8, nights: 3, status: 'completed', guests: 1 },
+  { guest: 'guest@example.com', listing: 'Gràcia terrace apartment', checkIn: -14, nights: 3, status: 'completed', guests: 2 },
   { guest: 'host2@example.com', listing: 'Lakeside flat in Zurich', checkIn: 18, nights: 3, status: 'confirmed', guests: 2 },
   { guest: 'host2@example.com', listing: 'Gràcia terrace apartment', checkIn: 7, nights: 3, status: 'confirmed', guests: 3 },
-  { guest: 'host@example.com', listing: 'Machiya townhouse in Higashiyama', checkIn: -30, nights: 3, status: 'completed', guests: 2 },
+  {
+    guest: 'host@example.com', listing: 'Machiya townhouse in Higashiyama', checkIn: -30, nights: 3, status: 'completed', guests: 2,
+    review: { rating: 5, comment: 'Waking up to the garden was the best part of our trip. Quiet, spotless, and the futons were comfier than they look.', reply: 'Thank you, Hana! Come back for the autumn leaves.' },
+  },
+  {
+    guest: 'greta@example.com', listing: 'Sunlit Alfama apartment with river view', checkIn: -70, nights: 4, status: 'completed', guests: 2,
+    review: { rating: 5, comment: 'The light in the morning and the view over the river are as good as the photos. Steep stairs, but worth every step.', reply: 'Obrigada, Greta! The stairs keep us all fit.' },
+  },
+  {
+    guest: 'omar@example.com', listing: 'Sunlit Alfama apartment with river view', checkIn: -40, nights: 3, status: 'completed', guests: 3,
+    review: { rating: 4, comment: 'Great location and a well-equipped kitchen. The tram is loud early in the morning.' },
+  },
+  {
+    guest: 'host2@example.com', listing: 'Príncipe Real loft', checkIn: -55, nights: 2, status: 'completed', guests: 1,
+    review: { rating: 5, comment: 'A calm loft with excellent coffee shops nearby. Check-in was effortless.', reply: 'Thanks Hugo, any time.' },
+  },
+  {
+    guest: 'greta@example.com', listing: 'Le Marais studio', checkIn: -100, nights: 3, status: 'completed', guests: 2,
+    review: { rating: 4, comment: 'Small but clever, and the courtyard keeps it quiet. Perfect for a city break.', reply: 'Merci Greta, glad you enjoyed the quiet.' },
+  },
+  {
+    guest: 'omar@example.com', listing: 'Le Marais studio', checkIn: -30, nights: 2, status: 'completed', guests: 1,
+    review: { rating: 3, comment: 'Good location, but the shower barely had any pressure.', reply: 'Sorry about that, Omar. A plumber has replaced the mixer since.' },
+  },
+  {
+    guest: 'greta@example.com', listing: 'Barceloneta beach studio', checkIn: -25, nights: 3, status: 'completed', guests: 1,
+    review: { rating: 4, comment: 'One minute to the sand. Compact, but it has everything you need.' },
+  },
+  {
+    guest: 'omar@example.com', listing: 'Kreuzberg canal-side flat', checkIn: -50, nights: 3, status: 'completed', guests: 2,
+    review: { rating: 2, comment: 'Lovely canal, but the bedroom faces a bar that stays open until four.', reply: 'Thank you for telling us; we have fitted soundproof windows since your stay.' },
+  },
+  {
+    guest: 'greta@example.com', listing: 'Ribeira townhouse by the Douro', checkIn: -120, nights: 4, status: 'completed', guests: 4,
+    review: { rating: 5, comment: 'Three floors of character right on the river. Ideal for our family.' },
+  },
 ];
 
 /** Nights the host of the Alfama apartment took off the calendar, after the demo guest's stay there. */
@@ -289,7 +333,7 @@ async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options
     const booking = await trx
       .insertInto('bookings')
       .values({ ...row, status: stay.status, confirmed_at: paidAt, created_at: new Date(paidAt.getTime() - 3_600_000) })
-      .returning(['id', 'guest_id', 'total', 'currency'])
+      .returning(['id', 'property_id', 'guest_id', 'check_out', 'total', 'currency'])
       .executeTakeFirstOrThrow();
     // Paid with Stripe's test card through the local provider, so that cancelling it refunds.
     await trx
@@ -308,10 +352,40 @@ async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options
         succeeded_at: paidAt,
       })
       .execute();
+    if (stay.review) await insertDemoReview(trx, booking, stay.review);
   }
   const blocked = listingNamed(DEMO_BLOCKED.listing);
   const from = addDays(today, DEMO_BLOCKED.from);
   await blockNights(trx, blocked.id, nightsOf(from, addDays(from, DEMO_BLOCKED.nights)));
+}
+
+/**
+ * A review as its guest would have written it the day after check-out, and the
+ * host's reply the day after. The trigger on reviews adds it to the listing's
+ * rating_sum and review_count, as it does for every review.
+ */
+async function insertDemoReview(
+  trx: Tx,
+  booking: { id: string; property_id: string; guest_id: string; check_out: string },
+  review: NonNullable<DemoStay['review']>,
+): Promise<void> {
+  const writtenAt = new Date(`${addDays(booking.check_out, 1)}T10:00:00Z`);
+  const repliedAt = review.reply === undefined ? null : new Date(`${addDays(booking.check_out, 2)}T09:00:00Z`);
+  await trx
+    .insertInto('reviews')
+    .values({
+      booking_id: booking.id,
+      property_id: booking.property_id,
+      author_id: booking.guest_id,
+      rating: review.rating,
+      comment: review.comment,
+      host_reply: review.reply ?? null,
+      host_replied_at: repliedAt,
+      host_reply_updated_at: repliedAt,
+      created_at: writtenAt,
+      updated_at: repliedAt ?? writtenAt,
+    })
+    .execute();
 }
 
 function slug(text: string): string {

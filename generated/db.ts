@@ -154,6 +154,22 @@ export interface Refunds {
   updated_at: Generated<Timestamp>;
 }
 
+export interface Reviews {
+  author_id: string;
+  booking_id: string;
+  comment: string | null;
+  created_at: Generated<Timestamp>;
+  deleted_at: Timestamp | null;
+  deleted_by: string | null;
+  host_replied_at: Timestamp | null;
+  host_reply: string | null;
+  host_reply_updated_at: Timestamp | null;
+  id: Generated<string>;
+  property_id: string;
+  rating: number | null;
+  updated_at: Generated<Timestamp>;
+}
+
 export interface Sessions {
   created_at: Generated<Timestamp>;
   expires_at: Timestamp;
@@ -184,6 +200,7 @@ export interface DB {
   payments: Payments;
   properties: Properties;
   refunds: Refunds;
+  reviews: Reviews;
   sessions: Sessions;
   users: Users;
 }

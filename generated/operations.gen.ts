@@ -32,6 +32,8 @@ export const operationIds = [
   'getReview',
   'updateReview',
   'deleteReview',
+  'replyToReview',
+  'deleteReviewReply',
 ] as const;
 
 export type OperationId = (typeof operationIds)[number];
@@ -66,4 +68,6 @@ export interface Operations {
   getReview: { data: T.GetReviewData; responses: T.GetReviewResponses };
   updateReview: { data: T.UpdateReviewData; responses: T.UpdateReviewResponses };
   deleteReview: { data: T.DeleteReviewData; responses: T.DeleteReviewResponses };
+  replyToReview: { data: T.ReplyToReviewData; responses: T.ReplyToReviewResponses };
+  deleteReviewReply: { data: T.DeleteReviewReplyData; responses: T.DeleteReviewReplyResponses };
 }

@@ -171,7 +171,7 @@ async function priceCheckedStay(trx: Tx, listing: PropertyRow, stay: Stay, guest
 }
 
 /** Its guest, the host of its property and admins see a booking; to anyone else it does not exist. */
-function canSee(booking: { guest_id: string; host_id: string }, auth: AuthUser): boolean {
+export function canSeeBooking(booking: { guest_id: string; host_id: string }, auth: AuthUser): boolean {
   return booking.guest_id === auth.id || booking.host_id === auth.id || isAdmin(auth);
 }
 
@@ -201,7 +201,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
 
   async getBooking({ path }, ctx) {
     const row = await findBookingById(ctx.deps.db, path.booking_id);
-    if (!row || !canSee(row, caller(ctx))) throw new ApiError('not_found', NO_SUCH_BOOKING);
+    if (!row || !canSeeBooking(row, caller(ctx))) throw new ApiError('not_found', NO_SUCH_BOOKING);
     return { status: 200, body: bookingRowToBooking(row) };
   },
 
@@ -224,7 +224,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
     const { db, config } = ctx.deps;
     return db.transaction().execute(async (trx) => {
       const current = await findBookingById(trx, path.booking_id);
-      if (!current || !canSee(current, auth)) throw new ApiError('not_found', NO_SUCH_BOOKING);
+      if (!current || !canSeeBooking(current, auth)) throw new ApiError('not_found', NO_SUCH_BOOKING);
       if (current.guest_id !== auth.id) throw new ApiError('forbidden', 'Only the guest who booked may change a booking.');
       const stay: Stay = {
         check_in: body.check_in ?? current.check_in,
@@ -250,7 +250,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
     const auth = caller(ctx);
     const { value: row, jobs } = await ctx.deps.db.transaction().execute(async (trx) => {
       const booking = await lockBooking(trx, path.booking_id);
-      if (!booking || !canSee(booking, auth)) throw new ApiError('not_found', NO_SUCH_BOOKING);
+      if (!booking || !canSeeBooking(booking, auth)) throw new ApiError('not_found', NO_SUCH_BOOKING);
       if (booking.status !== 'pending' && booking.status !== 'confirmed') {
         throw new ApiError('invalid_state', `Only a pending or confirmed booking can be cancelled; this one is ${booking.status}.`);
       }

@@ -6,8 +6,8 @@ import type { Handlers } from '../server/operations.js';
 import { authHandlers } from './auth.js';
 import { bookingHandlers } from './bookings.js';
 import { paymentHandlers } from './payments.js';
-import { pendingHandlers } from './pending.js';
 import { propertyHandlers } from './properties.js';
+import { reviewHandlers } from './reviews.js';
 import { userHandlers } from './users.js';
 
 export const handlers: Handlers = {
@@ -16,5 +16,5 @@ export const handlers: Handlers = {
   ...propertyHandlers,
   ...bookingHandlers,
   ...paymentHandlers,
-  ...pendingHandlers,
+  ...reviewHandlers,
 };

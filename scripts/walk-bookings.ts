@@ -18,7 +18,8 @@ import { parseArgs } from 'node:util';
 import { createClient, createConfig } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Problem, Property } from '../generated/client/types.gen.js';
-import { addDays, daysBetween, utcToday } from '../server/dates.js';
+import { addDays, utcToday } from '../server/dates.js';
+import { expectedRefund, firstFreeRun, money, need, printPrice, problemOf, reporter, runWalk } from './walk-support.js';
 
 const { values: args } = parseArgs({ options: { url: { type: 'string', default: 'http://127.0.0.1:3000' } } });
 const url = args.url.replace(/\/$/, '');
@@ -26,30 +27,8 @@ const client = createClient(createConfig({ baseUrl: url }));
 const DEMO_PASSWORD = 'demo-password';
 const LISTING = 'Príncipe Real loft';
 
-let mismatches = 0;
-/** Prints a checked result; a mismatch is counted and makes the walk exit 1. */
-function check(ok: boolean, what: string): void {
-  if (!ok) mismatches += 1;
-  console.log(`   ${ok ? '✓' : '✗'} ${what}`);
-}
-const say = (text: string) => console.log(`   ${text}`);
-const step = (n: number, title: string) => console.log(`\n${n}. ${title}`);
-
-function money(amount: number, currency: string): string {
-  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
-}
-
-function problemOf(result: { response: Response; error?: unknown }): string {
-  const problem = result.error as Partial<Problem> | undefined;
-  return `${result.response.status} ${problem?.code ?? ''}${problem?.detail ? `: ${problem.detail}` : ''}`;
-}
-
-/** Fails the walk at once: the later steps depend on this one. */
-function need<T>(value: T | undefined, what: string, result?: { response: Response; error?: unknown }): T {
-  if (value === undefined) throw new Error(`${what} failed${result ? ` (${problemOf(result)})` : ''}`);
-  return value;
-}
+const report = reporter();
+const { check, say, step } = report;
 
 async function signIn(email: string) {
   const result = await api.login({ client, body: { email, password: DEMO_PASSWORD } });
@@ -57,53 +36,12 @@ async function signIn(email: string) {
   return { token: session.access_token, user: session.user };
 }
 
-/** Half up to a whole minor unit, as the spec's PriceBreakdown says: computed here independently of the server. */
-const percent = (amount: number, pct: number) => Math.floor((amount * pct + 50) / 100);
-
-/** What the guest gets back on cancelling a paid stay, per the spec's CancellationPolicy description. */
-function expectedRefund(booking: Booking, policy: Property['cancellation_policy'], today: string): { amount: number; why: string } {
-  const refundable = booking.price.total - booking.price.service_fee;
-  const days = daysBetween(today, booking.check_in);
-  const ahead = `${days} days before check-in`;
-  switch (policy) {
-    case 'flexible':
-      return days >= 1 ? { amount: refundable, why: `flexible, ${ahead}: the total less the service fee` } : { amount: 0, why: `flexible, ${ahead}: nothing` };
-    case 'moderate':
-      return days >= 5 ? { amount: refundable, why: `moderate, ${ahead}: the total less the service fee` } : { amount: percent(refundable, 50), why: `moderate, ${ahead}: half of the total less the service fee` };
-    case 'strict':
-      return days >= 7 ? { amount: percent(refundable, 50), why: `strict, ${ahead}: half of the total less the service fee` } : { amount: 0, why: `strict, ${ahead}: nothing` };
-  }
-}
-
-function printPrice(booking: Booking): void {
-  const p = booking.price;
-  const m = (amount: number) => money(amount, p.currency).padStart(14);
-  say(`${`${p.nights} nights × ${money(p.nightly_rate, p.currency)}`.padEnd(28)}${m(p.subtotal)}`);
-  say(`${'cleaning fee'.padEnd(28)}${m(p.cleaning_fee)}`);
-  say(`${'service fee'.padEnd(28)}${m(p.service_fee)}`);
-  say(`${'total'.padEnd(28)}${m(p.total)}`);
-  check(p.subtotal === p.nights * p.nightly_rate, `subtotal = ${p.nights} × ${money(p.nightly_rate, p.currency)}`);
-  check(p.service_fee === percent(p.subtotal + p.cleaning_fee, 10), `service fee = 10% of ${money(p.subtotal + p.cleaning_fee, p.currency)} (subtotal + cleaning), rounded half up`);
-  check(p.total === p.subtotal + p.cleaning_fee + p.service_fee, 'total = subtotal + cleaning fee + service fee');
-}
-
-/** The first `nights` consecutive free nights of the listing from `from`, looking a year ahead. */
-async function firstFreeRun(listing: Property, from: string, nights: number): Promise<string | undefined> {
-  const calendar = await api.getPropertyAvailability({ client, path: { property_id: listing.id }, query: { from, to: addDays(from, 366) } });
-  let run = 0;
-  for (const [i, night] of (calendar.data?.nights ?? []).entries()) {
-    run = night.status === 'free' ? run + 1 : 0;
-    if (run === nights) return addDays(from, i - nights + 1);
-  }
-  return undefined;
-}
-
 async function search(city: string, checkIn: string, checkOut: string): Promise<Property[]> {
   const found = await api.listProperties({ client, query: { city, check_in: checkIn, check_out: checkOut, guests: 2, limit: 100 } });
   return need(found.data, 'searching', found).data;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<{ mismatches: number }> {
   console.log(`Bookings walk against ${url}`);
   const today = utcToday();
 
@@ -117,7 +55,7 @@ async function main(): Promise<void> {
   const lisbon = await api.listProperties({ client, query: { city: 'Lisbon', limit: 100 } });
   const loft = need(lisbon.data?.data.find((p) => p.name === LISTING), `finding "${LISTING}" in Lisbon`, lisbon);
   // Three nights for the stay and two after it for the back-to-back one, all free now.
-  const checkIn = need(await firstFreeRun(loft, addDays(today, 60), 5), 'finding five free nights in the next year');
+  const checkIn = need(await firstFreeRun(client, loft, addDays(today, 60), 5), 'finding five free nights in the next year');
   const first = { check_in: checkIn, check_out: addDays(checkIn, 3) };
   say(`its calendar is free from ${first.check_in}; GET /properties?city=Lisbon&check_in=${first.check_in}&check_out=${first.check_out}&guests=2`);
   const found = await search('Lisbon', first.check_in, first.check_out);
@@ -129,7 +67,7 @@ async function main(): Promise<void> {
   const stay = need(booked.data, 'booking', booked);
   say(`${booked.response.status} ${stay.status}, held for payment until ${stay.expires_at}`);
   check(booked.response.status === 201 && stay.status === 'pending', '201, a pending booking');
-  printPrice(stay);
+  printPrice(report, stay);
   const walkStays: { booking: Booking; token: string }[] = [{ booking: stay, token: guest.token }];
 
   step(4, 'Try to book a stay that overlaps it by two nights');
@@ -191,14 +129,8 @@ async function main(): Promise<void> {
     say(`${booking.check_in} to ${booking.check_out}: ${done.response.status} ${done.data?.status ?? problemOf(done)}`);
   }
 
-  console.log(mismatches === 0 ? '\nDone: every step answered as the contract says.' : `\n${mismatches} step(s) did not answer as the contract says.`);
+  console.log(report.mismatches === 0 ? '\nDone: every step answered as the contract says.' : `\n${report.mismatches} step(s) did not answer as the contract says.`);
+  return report;
 }
 
-main().then(
-  () => process.exit(mismatches === 0 ? 0 : 1),
-  (error: unknown) => {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    console.error(cause === 'ECONNREFUSED' ? `No server answers at ${url}: start one with npm start.` : `The walk stopped: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(2);
-  },
-);
+runWalk(url, main);

@@ -33,6 +33,8 @@ export interface Config {
   serviceFeeBasisPoints: number;
   /** How often this process writes down lapsed holds and finished stays; 0 turns the sweep off. */
   bookingSweepSeconds: number;
+  /** Days after check-out during which a stay can be reviewed and its review edited (0: the check-out day only). */
+  reviewWindowDays: number;
   /** Answer GraphQL introspection queries (on unless production). */
   graphqlIntrospection: boolean;
   /** Serve the GraphiQL page at GET /graphql (on unless production). */
@@ -85,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bookingHoldSeconds: integer(env, 'BOOKING_HOLD_SECONDS', 15 * 60, { min: 1 }),
     serviceFeeBasisPoints: integer(env, 'SERVICE_FEE_BASIS_POINTS', 1000, { max: 10_000 }),
     bookingSweepSeconds: integer(env, 'BOOKING_SWEEP_SECONDS', 60),
+    reviewWindowDays: integer(env, 'REVIEW_WINDOW_DAYS', 14, { max: 3650 }),
     graphqlIntrospection: bool(env, 'GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
     graphqlGraphiql: bool(env, 'GRAPHQL_GRAPHIQL', nodeEnv !== 'production'),
     graphqlMaxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 8),

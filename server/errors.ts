@@ -27,6 +27,7 @@ export const errorStatus = {
   invalid_state: 422,
   payment_method_invalid: 422,
   booking_rule_violated: 422,
+  review_window_closed: 422,
   rate_limited: 429,
   internal_error: 500,
   not_implemented: 501,
@@ -63,6 +64,7 @@ const titles: Record<ErrorCode, string> = {
   invalid_state: 'Not possible in the current state',
   payment_method_invalid: 'Unknown payment method',
   booking_rule_violated: 'The booking breaks a rule of the listing',
+  review_window_closed: 'The review window has closed',
   rate_limited: 'Too many requests',
   internal_error: 'Internal server error',
   not_implemented: 'Not implemented yet',
@@ -104,6 +106,8 @@ const conflictConstraints: Record<string, { code: ErrorCode; detail?: string }> 
   users_email_lower_key: { code: 'email_taken' },
   // Two stays that hold dates on one property overlap: the loser of any race lands here.
   bookings_no_overlap: { code: 'dates_unavailable', detail: 'The property is already booked for some of those nights.' },
+  // One review per booking, ever: a deleted review leaves its row behind, so this holds after deletion too.
+  reviews_booking_id_key: { code: 'already_reviewed', detail: 'Each booking can be reviewed once, and this one has been.' },
 };
 
 interface PostgresError {

@@ -18,9 +18,9 @@ import { loadConfig } from '../server/config.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
-const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'sessions', 'users'];
+const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'sessions', 'users'];
 /** The tables the newest migration creates, which migrating one step down removes. */
-const NEWEST_TABLES = ['notifications', 'payment_events', 'payments', 'refunds'];
+const NEWEST_TABLES = ['reviews'];
 
 /** The SQLSTATE a failed query reports, or undefined when it succeeds. */
 async function sqlState(query: Promise<unknown>): Promise<string | undefined> {
@@ -245,6 +245,47 @@ describe.each(engines)('database on $kind', (engine) => {
     const cities = await db.selectFrom('properties').select('city').distinct().execute();
     expect(cities.length).toBeGreaterThanOrEqual(8);
   }, 30_000);
+
+  it('keeps a property\'s rating_sum and review_count equal to its live reviews, whoever writes them', async () => {
+    const hostId = await insertUser(db);
+    const { id: propertyId } = await db.insertInto('properties').values(propertyValues(hostId)).returning('id').executeTakeFirstOrThrow();
+    // Two one-night stays that ended long ago.
+    const pastStay = async (guestId: string, checkIn: string, checkOut: string) => {
+      const price = { nights: 1, nightly_rate: 100, subtotal: 100, cleaning_fee: 0, service_fee: 0, total: 100, currency: 'EUR' };
+      const stay = { property_id: propertyId, guest_id: guestId, check_in: checkIn, check_out: checkOut, guests: 1, status: 'completed' };
+      return (await db.insertInto('bookings').values({ ...stay, ...price }).returning('id').executeTakeFirstOrThrow()).id;
+    };
+    const [ana, ben] = [await insertUser(db, { role: 'guest' }), await insertUser(db, { role: 'guest' })];
+    const anaStay = await pastStay(ana, '2026-01-01', '2026-01-02');
+    const benStay = await pastStay(ben, '2026-01-02', '2026-01-03');
+    const review = (bookingId: string, authorId: string, rating: number) =>
+      db.insertInto('reviews').values({ booking_id: bookingId, property_id: propertyId, author_id: authorId, rating, comment: 'Fine.' }).returning('id').executeTakeFirstOrThrow();
+    const aggregates = () => db.selectFrom('properties').select(['rating_sum', 'review_count', 'updated_at']).where('id', '=', propertyId).executeTakeFirstOrThrow();
+
+    const first = await review(anaStay, ana, 4);
+    const second = await review(benStay, ben, 2);
+    expect(await aggregates()).toMatchObject({ rating_sum: 6, review_count: 2 });
+
+    await db.updateTable('reviews').set({ rating: 5 }).where('id', '=', first.id).execute();
+    expect(await aggregates()).toMatchObject({ rating_sum: 7, review_count: 2 });
+    // A new comment or a reply leaves the property's row alone.
+    const before = await aggregates();
+    await db.updateTable('reviews').set({ comment: 'Better than fine.', host_reply: 'Thanks!', host_replied_at: new Date(), host_reply_updated_at: new Date() }).where('id', '=', first.id).execute();
+    expect(await aggregates()).toEqual(before);
+
+    // A tombstone no longer counts; a row deleted outright neither.
+    await db.updateTable('reviews').set({ rating: null, comment: null, host_reply: null, host_replied_at: null, host_reply_updated_at: null, deleted_at: new Date(), deleted_by: ana }).where('id', '=', first.id).execute();
+    expect(await aggregates()).toMatchObject({ rating_sum: 2, review_count: 1 });
+    await db.deleteFrom('reviews').where('id', '=', second.id).execute();
+    expect(await aggregates()).toMatchObject({ rating_sum: 0, review_count: 0 });
+
+    // One review per booking, even after deletion; only by its guest, of its property; a rating 1..5.
+    expect(await sqlState(review(anaStay, ana, 3))).toBe('23505');
+    expect(await sqlState(review(benStay, ana, 3))).toBe('23503');
+    expect(await sqlState(review(benStay, ben, 6))).toBe('23514');
+    expect(await sqlState(db.insertInto('reviews').values({ booking_id: benStay, property_id: propertyId, author_id: ben, rating: 3, comment: '   ' }).execute())).toBe('23514');
+    expect(await aggregates()).toMatchObject({ rating_sum: 0, review_count: 0 });
+  });
 
   it('rolls back a failed transaction and keeps serving', async () => {
     const failing = db.transaction().execute(async (trx) => {

@@ -101,6 +101,41 @@ describe('the embedded default (npm start)', () => {
     }
   });
 
+  it('seeds reviews: listings carry other guests\' reviews and hosts\' replies, their aggregates agree, and the demo guest has stays left to review', async () => {
+    const server = await startServer(embeddedConfig(path.join(folder, 'reviews')));
+    try {
+      const client = clientFor(server.url);
+      const signIn = async (email: string) => (await api.login({ client, body: { email, password: 'demo-password' } })).data!;
+      const listings = (await api.listProperties({ client, query: { limit: 100 } })).data!.data;
+      let reviewed = 0;
+      let replies = 0;
+      for (const listing of listings) {
+        const reviews = (await api.listReviews({ client, query: { property_id: listing.id, limit: 100 } })).data!.data;
+        const sum = reviews.reduce((total, review) => total + review.rating, 0);
+        expect(listing.review_count, listing.name).toBe(reviews.length);
+        expect(listing.rating_average, listing.name).toBe(reviews.length === 0 ? null : Math.round((sum * 100) / reviews.length) / 100);
+        if (reviews.length > 0) reviewed += 1;
+        replies += reviews.filter((review) => review.host_reply !== null).length;
+      }
+      expect(reviewed).toBeGreaterThanOrEqual(5);
+      expect(replies).toBeGreaterThanOrEqual(3);
+
+      // The demo guest has written nothing yet, and finished stays within the 14-day window wait for a review,
+      // at least two of them on host@example.com's listings.
+      const guest = await signIn('guest@example.com');
+      const hana = await signIn('host@example.com');
+      expect((await api.listReviews({ client, query: { author_id: guest.user.id } })).data!.data).toEqual([]);
+      const completed = (await api.listBookings({ client, auth: guest.access_token, query: { status: 'completed', limit: 100 } })).data!.data;
+      const open = completed.filter((b) => b.check_out >= addDays(utcToday(), -14));
+      expect(open.length).toBeGreaterThanOrEqual(3);
+      const hosts = new Map(listings.map((listing) => [listing.id, listing.host_id]));
+      expect(open.filter((b) => hosts.get(b.property_id) === hana.user.id).length).toBeGreaterThanOrEqual(2);
+      expect(completed.some((b) => b.check_out < addDays(utcToday(), -14))).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('keeps its data across restarts and does not seed twice', async () => {
     const dataDir = path.join(folder, 'restart');
     const first = await startServer(embeddedConfig(dataDir));

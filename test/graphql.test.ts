@@ -15,7 +15,7 @@ import { graphqlRequest, walkGraphQL, type GraphQLReply } from '../scripts/walk-
 import { loadConfig } from '../server/config.js';
 import { printGraphQLSchema } from '../server/graphql.js';
 import { loadSpec } from '../server/server.js';
-import { createAdmin, createBooking, createHost, createProperty, createUser, fromToday, propertyInput, uniqueEmail } from './support/factories.js';
+import { createAdmin, createBooking, createHost, createProperty, createUser, fromToday, insertPastStay, propertyInput, uniqueEmail } from './support/factories.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 
 let env: TestEnvironment;
@@ -335,12 +335,6 @@ describe('properties through GraphQL and REST', () => {
   });
 });
 
-describe('operations whose issue has not landed', () => {
-  it('answer with an error whose code is not_implemented (501), as REST does', async () => {
-    expectGraphQLProblem(await gql('{ listReviews { next_cursor } }'), 'listReviews', 501, 'not_implemented');
-  });
-});
-
 describe('links between types', () => {
   it('property → host in one query gives the host\'s public profile, as getUser does', async () => {
     const property = await createProperty(server.client);
@@ -365,14 +359,46 @@ describe('links between types', () => {
     expect(reply.data!.listProperties.data.map((p) => p.host)).toEqual([{ id: first.id, name: 'First Host' }, { id: second.id, name: 'Second Host' }]);
   });
 
-  it('property → reviews reports listReviews as not_implemented at its own path, and still returns the property', async () => {
+  it('property → reviews gives the listing\'s reviews as listReviews does, and review → property its new average', async () => {
     const property = await createProperty(server.client);
-    const reply = await gql<{ getProperty: { id: string; reviews: null } }>(
-      'query ($id: UUID!) { getProperty(property_id: $id) { id reviews { data { id } } } }',
+    for (const [rating, checkOut] of [[5, -3], [2, -1]] as const) {
+      const guest = await createUser(server.client);
+      const booking_id = await insertPastStay(server, { guest, property, checkIn: fromToday(checkOut - 2), checkOut: fromToday(checkOut) });
+      await api.createReview({ client: server.client, auth: guest.token, body: { booking_id, rating, comment: `Rated ${rating}.` } });
+    }
+    const rest = await api.listReviews({ client: server.client, query: { property_id: property.id } });
+    const reply = await gql<{ getProperty: { id: string; reviews: { data: object[] } } }>(
+      `query ($id: UUID!) { getProperty(property_id: $id) { id reviews { data { ${selectionOf(rest.data!.data[0]!).replace('host_reply', '')} } } } }`,
       { id: property.id },
     );
-    expect(reply.data!.getProperty).toEqual({ id: property.id, reviews: null });
-    expect(reply.errors).toEqual([expect.objectContaining({ path: ['getProperty', 'reviews'], extensions: expect.objectContaining({ code: 'not_implemented', status: 501 }) })]);
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data!.getProperty.reviews.data).toEqual(rest.data!.data.map(({ host_reply: _reply, ...review }) => review));
+
+    const review = await gql<{ getReview: { rating: number; property: { rating_average: number; review_count: number } } }>(
+      'query ($id: UUID!) { getReview(review_id: $id) { rating property { rating_average review_count } } }',
+      { id: rest.data!.data[0]!.id },
+    );
+    expect(review.errors).toBeUndefined();
+    expect(review.data!.getReview).toEqual({ rating: 2, property: { rating_average: 3.5, review_count: 2 } });
+  });
+
+  it('replyToReview lets the listing\'s host reply, and refuses another user with 403 forbidden as REST does', async () => {
+    const property = await createProperty(server.client);
+    const guest = await createUser(server.client);
+    const booking_id = await insertPastStay(server, { guest, property, checkIn: fromToday(-4), checkOut: fromToday(-2) });
+    const { data: review } = await api.createReview({ client: server.client, auth: guest.token, body: { booking_id, rating: 4, comment: 'Nice.' } });
+    const mutation = 'mutation ($id: UUID!, $input: HostReplyInput_Input!) { replyToReview(review_id: $id, input: $input) { id host_reply { comment } } }';
+    const input = { comment: 'Thank you!' };
+
+    const refused = await gql(mutation, { id: review!.id, input }, guest.token);
+    const rest = await api.replyToReview({ client: server.client, auth: guest.token, path: { review_id: review!.id }, body: input });
+    expectSameRefusal(rest, refused, 'replyToReview', 403, 'forbidden');
+
+    const replied = await gql<{ replyToReview: object }>(mutation, { id: review!.id, input }, property.host.token);
+    expect(replied.errors).toBeUndefined();
+    expect(replied.data!.replyToReview).toEqual({ id: review!.id, host_reply: { comment: 'Thank you!' } });
+    const row = await server.deps.db.selectFrom('reviews').select('host_reply').where('id', '=', review!.id).executeTakeFirstOrThrow();
+    expect(row.host_reply).toBe('Thank you!');
   });
 
   it('booking → property → host and booking → guest in one query', async () => {

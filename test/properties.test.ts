@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { ListPropertiesData, Property, PropertyInput } from '../generated/client/types.gen.js';
-import { createAdmin, createHost, createProperty, createUser, propertyInput, type Account } from './support/factories.js';
+import { createAdmin, createHost, createProperty, createReview, createUser, propertyInput, type Account } from './support/factories.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 
 let env: TestEnvironment;
@@ -766,11 +766,11 @@ describe('listProperties', () => {
     const withdrawn = await api.deleteProperty({ client: server.client, auth: host.token, path: { property_id: world.gone.id } });
     expect(withdrawn.response.status).toBe(204);
 
-    // Reviews arrive with a later issue, so the rating aggregates are set directly in the
-    // database here: c 4.67, b and d tie at 4.5, a 4.0, e has no reviews.
-    const ratings: Partial<Record<Key, [sum: number, count: number]>> = { a: [4, 1], b: [9, 2], c: [14, 3], d: [9, 2] };
-    for (const [key, [sum, count]] of Object.entries(ratings) as [Key, [number, number]][]) {
-      await server.deps.db.updateTable('properties').set({ rating_sum: sum, review_count: count }).where('id', '=', world[key].id).execute();
+    // Reviews by three guests: c 4.67, b and d tie at 4.5, a 4.0, e has none.
+    const reviewers = [await createUser(server.client), await createUser(server.client), await createUser(server.client)];
+    const ratings: Partial<Record<Key, number[]>> = { a: [4], b: [5, 4], c: [5, 5, 4], d: [4, 5] };
+    for (const [key, given] of Object.entries(ratings) as [Key, number[]][]) {
+      for (const [i, rating] of given.entries()) await createReview(server, { guest: reviewers[i], property: world[key], rating });
     }
     // Fixed creation times, so `newest` has a known order, with c and d created in the same millisecond.
     const created: Partial<Record<Key, string>> = {
@@ -924,7 +924,7 @@ describe('listProperties', () => {
   });
 
   it('sorts by rating, highest first and unrated listings last', async () => {
-    // Ratings were set directly in the database in beforeAll (reviews come with a later issue).
+    // The guests' reviews of beforeAll.
     const found = await search({ city: cityA, sort: 'rating' });
 
     expect(keys(found)).toEqual(['c', ...byId('b', 'd', 'desc'), 'a', 'e']);

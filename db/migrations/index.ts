@@ -8,10 +8,12 @@ import * as usersAndSessions from './2026-11-24T1200-users-and-sessions.js';
 import * as properties from './2026-11-24T1210-properties.js';
 import * as bookings from './2026-11-26T0900-bookings.js';
 import * as payments from './2026-11-26T1000-payments.js';
+import * as reviews from './2026-11-26T1100-reviews.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-24T1200-users-and-sessions': usersAndSessions,
   '2026-11-24T1210-properties': properties,
   '2026-11-26T0900-bookings': bookings,
   '2026-11-26T1000-payments': payments,
+  '2026-11-26T1100-reviews': reviews,
 };

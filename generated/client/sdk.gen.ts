@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
+import type { CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -512,7 +512,10 @@ export const getPayment = <ThrowOnError extends boolean = false>(options: Option
 /**
  * List reviews
  *
- * Public reviews, newest first. Filter by `property_id` and/or `author_id`. Signing in is optional.
+ * Public reviews, newest first (by `created_at`, then `id`). Filter by
+ * `property_id` and/or `author_id`; an unknown id gives an empty page.
+ * Deleted reviews are not listed. Signing in is optional.
+ *
  */
 export const listReviews = <ThrowOnError extends boolean = false>(options?: Options<ListReviewsData, ThrowOnError>) => (options?.client ?? client).get<ListReviewsResponses, ListReviewsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -523,11 +526,16 @@ export const listReviews = <ThrowOnError extends boolean = false>(options?: Opti
 /**
  * Review a stay
  *
- * Reviews a booking: only its guest (others: `403`, or `404` when the
- * booking is not theirs to see), only once the booking is `completed`
- * (after check-out; before that `422 invalid_state`), and only once per
- * booking (`409 already_reviewed`). The property's `rating_average` and
- * `review_count` are updated at once.
+ * Reviews a booking. Only its guest may (the listing's host and admins,
+ * who can see the booking, get `403`; anyone else `404`, as for
+ * `getBooking`); only once the booking is `completed`, i.e. paid and
+ * checked out (a `pending`, upcoming or current `confirmed`, `cancelled`
+ * or `expired` booking: `422 invalid_state`); only within the review
+ * window, which ends `REVIEW_WINDOW_DAYS` (14 on a default deployment)
+ * days after check-out (later: `422 review_window_closed`); and only once
+ * per booking, even after the review has been deleted
+ * (`409 already_reviewed`). The property's `rating_average` and
+ * `review_count` include the review as soon as this call returns.
  *
  */
 export const createReview = <ThrowOnError extends boolean = false>(options: Options<CreateReviewData, ThrowOnError>) => (options.client ?? client).post<CreateReviewResponses, CreateReviewErrors, ThrowOnError>({
@@ -543,9 +551,12 @@ export const createReview = <ThrowOnError extends boolean = false>(options: Opti
 /**
  * Delete a review
  *
- * Deletes a review; its author or an admin may. The property's
- * `rating_average` and `review_count` follow. The booking cannot be
- * reviewed again afterwards.
+ * Deletes a review, with its host reply; its author (at any time, the
+ * review window does not apply) or an admin may. The property's
+ * `rating_average` and `review_count` follow at once. The booking cannot
+ * be reviewed again afterwards: the server keeps a record, without rating
+ * or text, that it was reviewed, so a removed review cannot be posted
+ * again.
  *
  */
 export const deleteReview = <ThrowOnError extends boolean = false>(options: Options<DeleteReviewData, ThrowOnError>) => (options.client ?? client).delete<DeleteReviewResponses, DeleteReviewErrors, ThrowOnError>({
@@ -557,7 +568,7 @@ export const deleteReview = <ThrowOnError extends boolean = false>(options: Opti
 /**
  * Get a review
  *
- * One review. Reviews are public; signing in is optional.
+ * One review; a deleted one is `404`. Reviews are public; signing in is optional.
  */
 export const getReview = <ThrowOnError extends boolean = false>(options: Options<GetReviewData, ThrowOnError>) => (options.client ?? client).get<GetReviewResponses, GetReviewErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -568,13 +579,52 @@ export const getReview = <ThrowOnError extends boolean = false>(options: Options
 /**
  * Edit a review
  *
- * Changes the rating and/or the comment; only the review's author may. The
- * property's `rating_average` follows.
+ * Changes the rating and/or the comment. Only the review's author may
+ * (anyone else, admins included, gets `403`: admins remove reviews, they
+ * do not rewrite them), and only while the stay's review window is open,
+ * the same window as for writing it (`editable_until`; later:
+ * `422 review_window_closed`). The property's `rating_average` follows at
+ * once. A host's reply is kept as it is.
  *
  */
 export const updateReview = <ThrowOnError extends boolean = false>(options: Options<UpdateReviewData, ThrowOnError>) => (options.client ?? client).patch<UpdateReviewResponses, UpdateReviewErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/reviews/{review_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a host's reply
+ *
+ * Removes the reply from a review; the listing's host or an admin may.
+ * `404` when the review does not exist or has no reply. The host may
+ * reply again afterwards.
+ *
+ */
+export const deleteReviewReply = <ThrowOnError extends boolean = false>(options: Options<DeleteReviewReplyData, ThrowOnError>) => (options.client ?? client).delete<DeleteReviewReplyResponses, DeleteReviewReplyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/reviews/{review_id}/reply',
+    ...options
+});
+
+/**
+ * Reply to a review (host)
+ *
+ * The listing's host answers a review of it publicly, or edits the
+ * answer: a review has at most one reply, and sending one again replaces
+ * its text (`host_reply.created_at` stays, `host_reply.updated_at`
+ * moves), so the call is idempotent. Only the host of the reviewed
+ * property may (anyone else, admins included, gets `403`). Replies are
+ * not limited by the review window.
+ *
+ */
+export const replyToReview = <ThrowOnError extends boolean = false>(options: Options<ReplyToReviewData, ThrowOnError>) => (options.client ?? client).put<ReplyToReviewResponses, ReplyToReviewErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/reviews/{review_id}/reply',
     ...options,
     headers: {
         'Content-Type': 'application/json',

@@ -280,12 +280,18 @@ export type Property = {
      * Average review rating, rounded to 2 decimals; null while there are no reviews.
      */
     rating_average: number | null;
+    /**
+     * The number of reviews (deleted ones do not count).
+     */
     review_count: number;
     /**
      * Distance from the `near` point, in kilometres; present only in `listProperties` results when `near` is given.
      */
     distance_km?: number;
     created_at: string;
+    /**
+     * Moves with every change of the listing, its `rating_average` and `review_count` included.
+     */
     updated_at: string;
 };
 
@@ -751,7 +757,9 @@ export type WebhookAck = {
 };
 
 /**
- * A guest's review of a completed stay.
+ * A guest's review of a completed stay, with the host's reply if any.
+ * Public.
+ *
  */
 export type Review = {
     id: string;
@@ -761,10 +769,51 @@ export type Review = {
      * The booking's guest.
      */
     author_id: string;
+    /**
+     * The author's display name as it is now; `Deleted user` once the
+     * author has deleted their account (the review stays).
+     *
+     */
+    author_name: string;
     rating: number;
     comment: string;
+    host_reply: HostReply;
+    /**
+     * The last day (UTC) on which the author may edit the review: the end
+     * of the stay's review window, `REVIEW_WINDOW_DAYS` after check-out.
+     *
+     */
+    editable_until: string;
     created_at: string;
+    /**
+     * Moves with every change of the review, its reply included.
+     */
     updated_at: string;
+};
+
+/**
+ * The listing's host's public answer to a review, or `null` when there is none.
+ */
+export type HostReply = {
+    comment: string;
+    /**
+     * When the host first replied.
+     */
+    created_at: string;
+    /**
+     * When the host last changed the reply.
+     */
+    updated_at: string;
+} | null;
+
+/**
+ * The host's reply to a review; replaces any earlier one.
+ */
+export type HostReplyInput = {
+    /**
+     * Not blank; may span lines.
+     */
+    comment: string;
 };
 
 /**
@@ -2518,7 +2567,10 @@ export type CreateReviewErrors = {
      */
     415: Problem;
     /**
-     * The resource's status does not allow this now (`invalid_state`).
+     * The stay cannot be reviewed: the booking is not `completed` (paid and
+     * checked out) (`invalid_state`), or its review window has closed
+     * (`review_window_closed`).
+     *
      */
     422: Problem;
     /**
@@ -2709,6 +2761,10 @@ export type UpdateReviewErrors = {
      */
     415: Problem;
     /**
+     * The stay's review window has closed, so the review can no longer be edited (`review_window_closed`).
+     */
+    422: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2731,3 +2787,129 @@ export type UpdateReviewResponses = {
 };
 
 export type UpdateReviewResponse = UpdateReviewResponses[keyof UpdateReviewResponses];
+
+export type DeleteReviewReplyData = {
+    body?: never;
+    path: {
+        /**
+         * The review's id.
+         */
+        review_id: string;
+    };
+    query?: never;
+    url: '/reviews/{review_id}/reply';
+};
+
+export type DeleteReviewReplyErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type DeleteReviewReplyError = DeleteReviewReplyErrors[keyof DeleteReviewReplyErrors];
+
+export type DeleteReviewReplyResponses = {
+    /**
+     * Done; no body.
+     */
+    204: void;
+};
+
+export type DeleteReviewReplyResponse = DeleteReviewReplyResponses[keyof DeleteReviewReplyResponses];
+
+export type ReplyToReviewData = {
+    body: HostReplyInput;
+    path: {
+        /**
+         * The review's id.
+         */
+        review_id: string;
+    };
+    query?: never;
+    url: '/reviews/{review_id}/reply';
+};
+
+export type ReplyToReviewErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * The body is larger than the server accepts (`payload_too_large`).
+     */
+    413: Problem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type ReplyToReviewError = ReplyToReviewErrors[keyof ReplyToReviewErrors];
+
+export type ReplyToReviewResponses = {
+    /**
+     * The review with its reply.
+     */
+    200: Review;
+};
+
+export type ReplyToReviewResponse = ReplyToReviewResponses[keyof ReplyToReviewResponses];

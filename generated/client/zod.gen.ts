@@ -494,17 +494,38 @@ export const zWebhookAck = z.object({
 });
 
 /**
- * A guest's review of a completed stay.
+ * The listing's host's public answer to a review, or `null` when there is none.
+ */
+export const zHostReply = z.object({
+    comment: z.string().min(1).max(2000).regex(/^\s*[^\s\x00-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$/),
+    created_at: z.iso.datetime().min(20).max(64),
+    updated_at: z.iso.datetime().min(20).max(64)
+}).nullable();
+
+/**
+ * A guest's review of a completed stay, with the host's reply if any.
+ * Public.
+ *
  */
 export const zReview = z.object({
     id: z.uuid().length(36),
     booking_id: z.uuid().length(36),
     property_id: z.uuid().length(36),
     author_id: z.uuid().length(36),
+    author_name: z.string().min(1).max(100).regex(/^[^\S\x00-\x1F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$/),
     rating: z.int().gte(1).lte(5),
     comment: z.string().min(1).max(2000).regex(/^\s*[^\s\x00-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$/),
+    host_reply: zHostReply,
+    editable_until: z.iso.date().length(10),
     created_at: z.iso.datetime().min(20).max(64),
     updated_at: z.iso.datetime().min(20).max(64)
+});
+
+/**
+ * The host's reply to a review; replaces any earlier one.
+ */
+export const zHostReplyInput = z.object({
+    comment: z.string().min(1).max(2000).regex(/^\s*[^\s\x00-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$/)
 });
 
 /**
@@ -903,3 +924,23 @@ export const zUpdateReviewPath = z.object({
  * The updated review.
  */
 export const zUpdateReviewResponse = zReview;
+
+export const zDeleteReviewReplyPath = z.object({
+    review_id: z.uuid().length(36)
+});
+
+/**
+ * Done; no body.
+ */
+export const zDeleteReviewReplyResponse = z.void();
+
+export const zReplyToReviewBody = zHostReplyInput;
+
+export const zReplyToReviewPath = z.object({
+    review_id: z.uuid().length(36)
+});
+
+/**
+ * The review with its reply.
+ */
+export const zReplyToReviewResponse = zReview;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import * as api from '../../generated/client/sdk.gen.js';
 import type { Client } from '../../generated/client/client/index.js';
-import type { Booking, BookingInput, Payment, Property, PropertyInput, RegisterUserInput, User } from '../../generated/client/types.gen.js';
+import type { Booking, BookingInput, Payment, Property, PropertyInput, RegisterUserInput, Review, User } from '../../generated/client/types.gen.js';
 import { hashPassword } from '../../handlers/users.js';
 import { addDays, daysBetween, utcToday } from '../../server/dates.js';
 import { createPaymentAs } from './payments.js';
@@ -153,4 +153,28 @@ export async function insertPastStay(
     .returning('id')
     .executeTakeFirstOrThrow();
   return id;
+}
+
+/**
+ * A review made through the API by `guest` (a new guest if none) of a finished
+ * stay at `property` (a new listing if none) that checked out `checkOut` days
+ * from today (default yesterday, within any review window). The stay is written
+ * as the sweep leaves it (`completed`), so several reviewers' stays may share
+ * dates: the no-overlap rule concerns only stays that still hold their dates.
+ */
+export async function createReview(
+  server: TestServer,
+  options: { guest?: Account; property?: Property; checkOut?: number; rating?: number; comment?: string } = {},
+): Promise<Review & { guest: Account }> {
+  const guest = options.guest ?? (await createUser(server.client));
+  const property = options.property ?? (await createProperty(server.client));
+  const checkOut = fromToday(options.checkOut ?? -1);
+  const bookingId = await insertPastStay(server, { guest, property, checkIn: addDays(checkOut, -2), checkOut, status: 'completed' });
+  const { data, error } = await api.createReview({
+    client: server.client,
+    auth: guest.token,
+    body: { booking_id: bookingId, rating: options.rating ?? 4, comment: options.comment ?? 'A good stay.' },
+  });
+  if (!data) throw new Error(`createReview failed: ${JSON.stringify(error)}`);
+  return { ...data, guest };
 }

@@ -1,0 +1,165 @@
+/**
+ * What the scripted walks against a running server share: printing each step
+ * and checking it (a mismatch is counted, the walk goes on), stopping when a
+ * step the rest depends on fails, money as people read it, the refund a
+ * cancellation policy allows (computed here, independently of the server), and
+ * finding free nights. Used by walk-bookings, walk-payments and replay-webhook.
+ */
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import type { Client } from '../generated/client/client/index.js';
+import * as api from '../generated/client/sdk.gen.js';
+import type { Booking, Problem, Property } from '../generated/client/types.gen.js';
+import { addDays, daysBetween } from '../server/dates.js';
+
+export interface Report {
+  /** Prints a checked result; a mismatch is counted. */
+  check(ok: boolean, what: string): void;
+  say(text: string): void;
+  step(n: number, title: string): void;
+  readonly mismatches: number;
+}
+
+export function reporter(print: (line: string) => void = console.log): Report {
+  let mismatches = 0;
+  return {
+    check(ok, what) {
+      if (!ok) mismatches += 1;
+      print(`   ${ok ? '✓' : '✗'} ${what}`);
+    },
+    say: (text) => print(`   ${text}`),
+    step: (n, title) => print(`\n${n}. ${title}`),
+    get mismatches() {
+      return mismatches;
+    },
+  };
+}
+
+export function money(amount: number, currency: string): string {
+  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
+}
+
+export function problemOf(result: { response: Response; error?: unknown }): string {
+  const problem = result.error as Partial<Problem> | undefined;
+  return `${result.response.status} ${problem?.code ?? ''}${problem?.detail ? `: ${problem.detail}` : ''}`;
+}
+
+/** Fails the walk at once: the later steps depend on this one. */
+export function need<T>(value: T | undefined, what: string, result?: { response: Response; error?: unknown }): T {
+  if (value === undefined) throw new Error(`${what} failed${result ? ` (${problemOf(result)})` : ''}`);
+  return value;
+}
+
+/** Half up to a whole minor unit, as the spec's PriceBreakdown says: computed here independently of the server. */
+export const percent = (amount: number, pct: number) => Math.floor((amount * pct + 50) / 100);
+
+/** What the guest gets back on cancelling a paid stay, per the spec's CancellationPolicy description. */
+export function expectedRefund(booking: Booking, policy: Property['cancellation_policy'], today: string): { amount: number; why: string } {
+  const refundable = booking.price.total - booking.price.service_fee;
+  const days = daysBetween(today, booking.check_in);
+  const ahead = `${days} days before check-in`;
+  switch (policy) {
+    case 'flexible':
+      return days >= 1 ? { amount: refundable, why: `flexible, ${ahead}: the total less the service fee` } : { amount: 0, why: `flexible, ${ahead}: nothing` };
+    case 'moderate':
+      return days >= 5 ? { amount: refundable, why: `moderate, ${ahead}: the total less the service fee` } : { amount: percent(refundable, 50), why: `moderate, ${ahead}: half of the total less the service fee` };
+    case 'strict':
+      return days >= 7 ? { amount: percent(refundable, 50), why: `strict, ${ahead}: half of the total less the service fee` } : { amount: 0, why: `strict, ${ahead}: nothing` };
+  }
+}
+
+export function printPrice(report: Report, booking: Booking): void {
+  const { check, say } = report;
+  const p = booking.price;
+  const m = (amount: number) => money(amount, p.currency).padStart(14);
+  say(`${`${p.nights} nights × ${money(p.nightly_rate, p.currency)}`.padEnd(28)}${m(p.subtotal)}`);
+  say(`${'cleaning fee'.padEnd(28)}${m(p.cleaning_fee)}`);
+  say(`${'service fee'.padEnd(28)}${m(p.service_fee)}`);
+  say(`${'total'.padEnd(28)}${m(p.total)}`);
+  check(p.subtotal === p.nights * p.nightly_rate, `subtotal = ${p.nights} × ${money(p.nightly_rate, p.currency)}`);
+  check(p.service_fee === percent(p.subtotal + p.cleaning_fee, 10), `service fee = 10% of ${money(p.subtotal + p.cleaning_fee, p.currency)} (subtotal + cleaning), rounded half up`);
+  check(p.total === p.subtotal + p.cleaning_fee + p.service_fee, 'total = subtotal + cleaning fee + service fee');
+}
+
+/** The first `nights` consecutive free nights of the listing from `from`, looking a year ahead. */
+export async function firstFreeRun(client: Client, listing: Property, from: string, nights: number): Promise<string | undefined> {
+  const calendar = await api.getPropertyAvailability({ client, path: { property_id: listing.id }, query: { from, to: addDays(from, 366) } });
+  let run = 0;
+  for (const [i, night] of (calendar.data?.nights ?? []).entries()) {
+    run = night.status === 'free' ? run + 1 : 0;
+    if (run === nights) return addDays(from, i - nights + 1);
+  }
+  return undefined;
+}
+
+export interface NewUser {
+  id: string;
+  name: string;
+  email: string;
+  token: string;
+}
+
+/** Registers a fresh guest (a unique email each run) and signs in, as a new user does. */
+export async function registerAndSignIn(client: Client, name: string, emailPrefix: string): Promise<NewUser> {
+  const email = `${emailPrefix}-${randomUUID().slice(0, 8)}@example.test`;
+  const password = `${emailPrefix} password`;
+  const registered = await api.registerUser({ client, body: { email, password, name, role: 'guest' } });
+  const user = need(registered.data, `registering ${email}`, registered);
+  const session = await api.login({ client, body: { email, password } });
+  return { id: user.id, name: user.name, email, token: need(session.data, `signing in as ${email}`, session).access_token };
+}
+
+/**
+ * A listing free for `nights` nights from a check-in picked at run time (a
+ * random day 30 to 210 days ahead, so runs rarely meet), found by searching
+ * those dates as a guest would; tries other days when nothing is free.
+ */
+export async function findFreeStay(
+  client: Client,
+  options: { today: string; nights: number; guests: number },
+): Promise<{ listing: Property; check_in: string; check_out: string; searched: string }> {
+  const { today, nights, guests } = options;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const checkIn = addDays(today, 30 + Math.floor(Math.random() * 180));
+    const checkOut = addDays(checkIn, nights);
+    const found = await api.listProperties({ client, query: { check_in: checkIn, check_out: checkOut, guests, sort: 'price_asc', limit: 100 } });
+    const listing = need(found.data, 'searching', found).data.find((p) => p.min_nights <= nights && nights <= p.max_nights);
+    if (listing) return { listing, check_in: checkIn, check_out: checkOut, searched: `GET /properties?check_in=${checkIn}&check_out=${checkOut}&guests=${guests}&sort=price_asc` };
+  }
+  throw new Error(`no listing is free for ${nights} nights on any of ten days tried (is this a server with the demo data?)`);
+}
+
+/** Asks `read` again every 100 ms until it gives a value or `timeoutMs` has passed (then undefined). */
+export async function poll<T>(read: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** True when this module is the script node was started with (not imported by a test). */
+export function isEntryPoint(moduleUrl: string): boolean {
+  return !!process.argv[1] && moduleUrl === pathToFileURL(process.argv[1]).href;
+}
+
+/**
+ * Runs a script's walk and exits: 0 when every check held, 1 on a mismatch or
+ * when a step the rest depends on failed, 2 when no server answers.
+ */
+export function runWalk(url: string, walk: () => Promise<{ mismatches: number }>): void {
+  walk().then(
+    ({ mismatches }) => process.exit(mismatches === 0 ? 0 : 1),
+    (error: unknown) => {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      if (cause === 'ECONNREFUSED') {
+        console.error(`No server answers at ${url}: start one with npm start.`);
+        process.exit(2);
+      }
+      console.error(`The walk stopped: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
+}
