@@ -191,7 +191,8 @@ async function applyEvent(trx: Tx, provider: PaymentProvider, event: ProviderEve
   if (event.type.startsWith('refund.') || event.type === 'charge.refund.updated') {
     const refundId = text(metadataOf(object).refund_id);
     const reference = text(object.id);
-    const refund = (refundId && (await lockRefund(trx, refundId))) || (reference && (await lockRefundByReference(trx, reference))) || undefined;
+    // The metadata may be another integration's on the same Stripe account: only a UUID can be one of our ids.
+    const refund = (refundId && UUID.test(refundId) && (await lockRefund(trx, refundId))) || (reference && (await lockRefundByReference(trx, reference))) || undefined;
     if (!refund || !reference) return [];
     await linkProviderEvent(trx, event.id, { paymentId: refund.payment_id, refundId: refund.id });
     const status = text(object.status);

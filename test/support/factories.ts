@@ -9,6 +9,7 @@ import type { Client } from '../../generated/client/client/index.js';
 import type { Booking, BookingInput, Payment, Property, PropertyInput, RegisterUserInput, Review, User } from '../../generated/client/types.gen.js';
 import { hashPassword } from '../../handlers/users.js';
 import { addDays, daysBetween, utcToday } from '../../server/dates.js';
+import { createPaymentAs } from './payments.js';
 import type { TestServer } from './server.js';
 
 export interface Account extends User {
@@ -115,12 +116,7 @@ export async function createBooking(
  * confirms it. Returns the payment.
  */
 export async function payStay(server: TestServer, booking: { id: string; guest: { token: string } }, paymentMethod = 'pm_card_visa'): Promise<Payment> {
-  const { data, error } = await api.createPayment({
-    client: server.client,
-    auth: booking.guest.token,
-    headers: { 'Idempotency-Key': randomUUID() },
-    body: { booking_id: booking.id, payment_method: paymentMethod },
-  });
+  const { data, error } = await createPaymentAs(server.client, booking.guest, booking.id, paymentMethod);
   if (!data) throw new Error(`createPayment failed: ${JSON.stringify(error)}`);
   return data;
 }
