@@ -12,7 +12,7 @@
  * answer leaves the payment pending and starts the follow-up job, which asks the
  * provider again with the same key.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { lockBooking } from '../db/bookings.js';
 import type { Tx } from '../db/index.js';
 import {
@@ -75,13 +75,27 @@ export function paymentRowToPayment(row: PaymentRow, refunds: RefundRow[]): Paym
 }
 
 /**
- * The key sent to the provider. Stripe's keys are account-wide and at most 255
- * characters, so the client's key is scoped to the caller (and hashed when that
- * would be too long): two users' "attempt-1" never meet at Stripe.
+ * What is sent to the provider for one attempt, derived from the attempt itself
+ * (caller, Idempotency-Key, booking, payment method), so that a retry of it
+ * sends the provider exactly the same request, even after our first try rolled
+ * back or crashed before it committed:
+ * - the key: Stripe's keys are account-wide, so the client's key is scoped to
+ *   the caller, and the request it stood for is part of it; a key refused here
+ *   (a 422 rolls back and is not remembered) may be retried with a corrected
+ *   body, which Stripe must not see as the same key with other parameters;
+ * - the payment's id, which travels in the charge's metadata.
  */
-function providerIdempotencyKey(userId: string, key: string): string {
+function attemptOf(userId: string, key: string, body: { booking_id: string; payment_method: string }) {
+  const request = createHash('sha256').update(`${body.booking_id}:${body.payment_method}`).digest('hex').slice(0, 16);
   const scoped = `createPayment-${userId}-${key}`;
-  return scoped.length <= 255 ? scoped : `createPayment-${userId}-${createHash('sha256').update(key).digest('hex')}`;
+  const idempotencyKey = `${scoped.length <= 230 ? scoped : `createPayment-${userId}-${createHash('sha256').update(key).digest('hex')}`}-${request}`;
+  // A name-based UUID (version 5 layout) of the key: the same attempt, the same payment id.
+  const bytes = createHash('sha256').update(idempotencyKey).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  const paymentId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { idempotencyKey, paymentId };
 }
 
 const NO_SUCH_PAYMENT = 'No such payment.';
@@ -101,15 +115,16 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
       const live = await findLivePayment(trx, booking.id);
       if (live) throw new ApiError('payment_in_progress', `Payment ${live.id} is waiting for the provider's outcome.`);
 
+      const attempt = attemptOf(auth.id, key, body);
       const payment = await insertPayment(trx, {
-        id: randomUUID(),
+        id: attempt.paymentId,
         booking_id: booking.id,
         payer_id: auth.id,
         amount: booking.total,
         currency: booking.currency,
         payment_method: body.payment_method,
         provider: provider.name,
-        provider_idempotency_key: providerIdempotencyKey(auth.id, key),
+        provider_idempotency_key: attempt.idempotencyKey,
       });
       const outcome = await provider.charge({
         amount: payment.amount,

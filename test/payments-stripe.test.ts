@@ -175,6 +175,21 @@ describe('createPayment through Stripe', () => {
     expect(await bookingRow(booking.id)).toMatchObject({ status: 'pending' });
   });
 
+  it('lets a refused request be retried with the same key and a corrected method: Stripe sees another key, never the same key with other parameters', async () => {
+    const booking = await createBooking(server.client);
+    const key = randomUUID();
+    expectProblem(await pay(booking.guest, booking.id, 'pm_xyz', key), 422, 'payment_method_invalid');
+    const retried = await pay(booking.guest, booking.id, 'pm_card_visa', key);
+    expect(retried.response.status).toBe(201);
+    expect(retried.data).toMatchObject({ status: 'succeeded' });
+
+    const [refused, paid] = intentCreatesFor(booking.id);
+    expect(refused!.idempotencyKey).toContain(key);
+    expect(paid!.idempotencyKey).toContain(key);
+    expect(paid!.idempotencyKey).not.toBe(refused!.idempotencyKey);
+    expect(fake.requestsTo('POST /v1/payment_intents').filter((request) => request.status === 400 && request.body.payment_method === 'pm_card_visa')).toEqual([]);
+  });
+
   it('refuses an amount sent by the client with 400 validation_failed, before anything reaches Stripe', async () => {
     const booking = await createBooking(server.client);
     const result = await api.createPayment({

@@ -148,6 +148,10 @@ function failedCall(err: unknown, call: 'charge' | 'refund'): ProviderOutcome {
   if (err instanceof errors.StripeConnectionError || err instanceof errors.StripeAPIError || err instanceof errors.StripeRateLimitError) {
     return { status: 'unknown', error: err.message };
   }
+  if (err instanceof errors.StripeIdempotencyError) {
+    // Our keys are derived from the request, so this means another system used one of them.
+    throw new ApiError('idempotency_key_reused', 'The payment provider saw this Idempotency-Key with another request; use a new key.');
+  }
   if (err instanceof errors.StripeInvalidRequestError && call === 'charge' && err.param === 'payment_method') {
     throw new ApiError('payment_method_invalid', 'The payment provider does not know that payment method.');
   }
