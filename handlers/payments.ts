@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lockBooking } from '../db/bookings.js';
+import { canSeeBooking } from './bookings.js';
 import type { Tx } from '../db/index.js';
 import {
   findLivePayment,
@@ -108,8 +109,7 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
     let owedJobs: JobRequest[] = [];
     const reply = await inIdempotentTransaction(db, { userId: auth.id, operation: 'createPayment', key, request: body }, async (trx) => {
       const booking = await lockBooking(trx, body.booking_id);
-      const isHost = booking?.host_id === auth.id;
-      if (!booking || (booking.guest_id !== auth.id && !isHost && !isAdmin(auth))) throw new ApiError('not_found', 'No such booking.');
+      if (!booking || !canSeeBooking(booking, auth)) throw new ApiError('not_found', 'No such booking.');
       if (booking.guest_id !== auth.id) throw new ApiError('forbidden', "Only the booking's guest may pay for it.");
       if (booking.status !== 'pending') throw new ApiError('invalid_state', `Only a pending booking can be paid; this one is ${booking.status}.`);
       const live = await findLivePayment(trx, booking.id);
