@@ -122,11 +122,11 @@ export async function updateBookingRow(trx: Tx, id: string, changes: Updateable<
 }
 
 /**
- * pending -> confirmed: the one transition a successful payment makes (the
- * payments issue calls this). A hold that lapsed but was not yet written down
+ * pending -> confirmed: the one transition a successful payment makes
+ * (server/payments/settle.ts). A hold that lapsed but was not yet written down
  * still holds its dates in the exclusion constraint, so nobody else can have
  * taken them and confirming it is safe; once written down as expired, or
- * cancelled, it is not confirmed (undefined), and the payment must be refunded.
+ * cancelled, it is not confirmed (undefined), and settleCharge refunds the payment.
  */
 export async function confirmBooking(trx: Tx | Db, id: string): Promise<BookingRow | undefined> {
   return trx
