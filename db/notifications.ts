@@ -85,7 +85,7 @@ export async function closeUndeliverable(db: Db, id: string, reason: string): Pr
   await db.updateTable('notifications').set({ status: 'failed', last_error: reason }).where('id', '=', id).where('status', '=', 'pending').execute();
 }
 
-/** Pending notifications older than `graceSeconds` (their job should have run by then), and failed ones due for another try. */
+/** Pending notifications older than `graceSeconds`: their job should have run by then. Failed ones (out of retries) stay failed, for an operator to see. */
 export async function findOwedNotifications(db: Db, graceSeconds: number, limit = 100): Promise<NotificationRow[]> {
   return (await db
     .selectFrom('notifications')

@@ -148,10 +148,10 @@ export async function findOwedRefunds(db: Db, limit = 100): Promise<RefundRow[]>
 
 /**
  * The refund succeeded: the refund, its payment (refunded amount and status) and,
- * for a cancellation, its booking's refund status change together. Undefined when
- * it had succeeded already (a repeated report).
+ * for a cancellation, its booking's refund status change together. Returned with
+ * its payer, who is told; undefined when it had succeeded already (a repeated report).
  */
-export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference: string): Promise<RefundRow | undefined> {
+export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference: string): Promise<(RefundRow & { payer_id: string }) | undefined> {
   const done = (await trx
     .updateTable('refunds')
     .set({ status: 'succeeded', provider_reference: reference, succeeded_at: now, failure_code: null, failure_message: null })
@@ -160,7 +160,7 @@ export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference:
     .returningAll()
     .executeTakeFirst()) as RefundRow | undefined;
   if (!done) return undefined;
-  await trx
+  const { payer_id } = await trx
     .updateTable('payments')
     .set({
       refunded_amount: sql`refunded_amount + ${done.amount}`,
@@ -168,11 +168,12 @@ export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference:
       refunded_at: now,
     })
     .where('id', '=', done.payment_id)
-    .execute();
+    .returning('payer_id')
+    .executeTakeFirstOrThrow();
   if (done.reason === 'cancellation') {
     await trx.updateTable('bookings').set({ refund_status: 'succeeded' }).where('id', '=', done.booking_id).execute();
   }
-  return done;
+  return { ...done, payer_id };
 }
 
 /**

@@ -24,7 +24,8 @@ import { createClient, createConfig, type Client } from '../generated/client/cli
 import * as api from '../generated/client/sdk.gen.js';
 import { utcToday } from '../server/dates.js';
 import { LOCAL_WEBHOOK_SECRET } from '../server/payments/local.js';
-import { findFreeStay, isEntryPoint, money, need, registerAndSignIn, reporter, runWalk } from './walk-support.js';
+import { formatMoney } from '../server/mail.js';
+import { findFreeStay, isEntryPoint, need, registerAndSignIn, reporter, runWalk } from './walk-support.js';
 
 export interface ReplayOptions {
   /** The endpoint's signing secret; default the local provider's. */
@@ -65,7 +66,7 @@ export async function replayWebhook(url: string, options: ReplayOptions = {}): P
   const free = await findFreeStay(client, { today: utcToday(), nights: 2, guests: 1 });
   const booked = await api.createBooking({ client, auth: guest.token, body: { property_id: free.listing.id, check_in: free.check_in, check_out: free.check_out, guests: 1 } });
   const booking = need(booked.data, 'booking', booked);
-  say(`${guest.email} books "${free.listing.name}", ${booking.check_in} to ${booking.check_out}: ${booked.response.status} ${booking.status}, total ${money(booking.price.total, booking.price.currency)}`);
+  say(`${guest.email} books "${free.listing.name}", ${booking.check_in} to ${booking.check_out}: ${booked.response.status} ${booking.status}, total ${formatMoney(booking.price.total, booking.price.currency)}`);
 
   step(2, 'The event Stripe sends for a charge whose API response was lost, signed once');
   const eventId = `evt_replay_${randomBytes(8).toString('hex')}`;
@@ -91,7 +92,7 @@ export async function replayWebhook(url: string, options: ReplayOptions = {}): P
     },
   });
   const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret });
-  say(`${eventId}: payment_intent.succeeded for ${intentId}, ${money(booking.price.total, booking.price.currency)}, metadata.payment_id ${paymentId}`);
+  say(`${eventId}: payment_intent.succeeded for ${intentId}, ${formatMoney(booking.price.total, booking.price.currency)}, metadata.payment_id ${paymentId}`);
   say(`${payload.length} bytes, Stripe-Signature: ${signature.slice(0, 40)}…`);
 
   const deliver = async (body: string, header: string): Promise<Delivery> => {
@@ -136,7 +137,7 @@ export async function replayWebhook(url: string, options: ReplayOptions = {}): P
     step(5, 'What the records show');
     const after = await recordsOf(client, guest.token, booking.id);
     const payment = after.payments[0];
-    say(`GET /payments?booking_id=${booking.id}: ${after.payments.map((p) => `${p.id} ${p.status} ${money(p.amount, p.currency)} ${p.provider_reference}`).join('; ') || 'none'}`);
+    say(`GET /payments?booking_id=${booking.id}: ${after.payments.map((p) => `${p.id} ${p.status} ${formatMoney(p.amount, p.currency)} ${p.provider_reference}`).join('; ') || 'none'}`);
     check(after.payments.length === 1 && payment?.id === paymentId && payment.status === 'succeeded' && payment.provider_reference === intentId && payment.amount === booking.price.total,
       'exactly one payment: the one the event names, succeeded, for the booking\'s total');
     check(after.status === 'confirmed', `GET /bookings/${booking.id}: ${after.status}`);

@@ -19,7 +19,8 @@ import { createClient, createConfig } from '../generated/client/client/index.js'
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Problem, Property } from '../generated/client/types.gen.js';
 import { addDays, utcToday } from '../server/dates.js';
-import { expectedRefund, firstFreeRun, money, need, printPrice, problemOf, reporter, runWalk } from './walk-support.js';
+import { formatMoney } from '../server/mail.js';
+import { expectedRefund, firstFreeRun, need, printPrice, problemOf, reporter, runWalk } from './walk-support.js';
 
 const { values: args } = parseArgs({ options: { url: { type: 'string', default: 'http://127.0.0.1:3000' } } });
 const url = args.url.replace(/\/$/, '');
@@ -84,7 +85,7 @@ async function main(): Promise<{ mismatches: number }> {
   const next = { check_in: first.check_out, check_out: addDays(first.check_out, 2) };
   const second = await api.createBooking({ client, auth: guest.token, body: { property_id: loft.id, ...next, guests: 1 } });
   const secondStay = need(second.data, 'booking back to back', second);
-  check(second.response.status === 201, `${second.response.status} ${secondStay.status}: ${next.check_in} to ${next.check_out}, total ${money(secondStay.price.total, secondStay.price.currency)}`);
+  check(second.response.status === 201, `${second.response.status} ${secondStay.status}: ${next.check_in} to ${next.check_out}, total ${formatMoney(secondStay.price.total, secondStay.price.currency)}`);
   walkStays.push({ booking: secondStay, token: guest.token });
 
   step(7, 'Cancel a paid upcoming stay and see the refund');
@@ -94,15 +95,15 @@ async function main(): Promise<{ mismatches: number }> {
   const toCancel = paid ?? stay;
   if (!paid) say('no paid upcoming stay is left (each walk cancels one of the seeded ones; a fresh DATA_DIR seeds them again), so the walk cancels its own unpaid stay');
   const listing = need((await api.getProperty({ client, path: { property_id: toCancel.property_id } })).data, 'reading the listing');
-  say(`"${listing.name}" (${listing.city}), ${toCancel.check_in} to ${toCancel.check_out}, ${toCancel.status}, total ${money(toCancel.price.total, toCancel.price.currency)} of which service fee ${money(toCancel.price.service_fee, toCancel.price.currency)}; policy ${listing.cancellation_policy}`);
+  say(`"${listing.name}" (${listing.city}), ${toCancel.check_in} to ${toCancel.check_out}, ${toCancel.status}, total ${formatMoney(toCancel.price.total, toCancel.price.currency)} of which service fee ${formatMoney(toCancel.price.service_fee, toCancel.price.currency)}; policy ${listing.cancellation_policy}`);
   const cancelled = await api.cancelBooking({ client, auth: guest.token, path: { booking_id: toCancel.id }, body: { reason: 'Plans changed' } });
   const result = need(cancelled.data, 'cancelling', cancelled);
   if (paid) {
     const expected = expectedRefund(paid, listing.cancellation_policy, today);
-    say(`${cancelled.response.status} ${result.status}; refund ${result.refund ? `${money(result.refund.amount, result.refund.currency)} (${result.refund.status})` : 'none'}`);
-    check(result.status === 'cancelled' && result.refund?.amount === expected.amount, `as the policy says (${expected.why}): ${money(expected.amount, paid.price.currency)}`);
+    say(`${cancelled.response.status} ${result.status}; refund ${result.refund ? `${formatMoney(result.refund.amount, result.refund.currency)} (${result.refund.status})` : 'none'}`);
+    check(result.status === 'cancelled' && result.refund?.amount === expected.amount, `as the policy says (${expected.why}): ${formatMoney(expected.amount, paid.price.currency)}`);
   } else {
-    say(`${cancelled.response.status} ${result.status}; refund ${result.refund ? money(result.refund.amount, result.refund.currency) : 'none'}`);
+    say(`${cancelled.response.status} ${result.status}; refund ${result.refund ? formatMoney(result.refund.amount, result.refund.currency) : 'none'}`);
     check(result.status === 'cancelled' && result.refund === null, 'cancelled, and nothing to refund: it was never paid');
   }
 

@@ -23,11 +23,11 @@ import { createClient, createConfig } from '../generated/client/client/index.js'
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Payment, Problem } from '../generated/client/types.gen.js';
 import { utcToday } from '../server/dates.js';
+import { formatMoney } from '../server/mail.js';
 import {
   expectedRefund,
   findFreeStay,
   isEntryPoint,
-  money,
   need,
   poll,
   printPrice,
@@ -73,17 +73,17 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
   const payBody = { booking_id: stay.id, payment_method: 'pm_card_visa' };
   const paid = await api.createPayment({ client, auth: guest.token, headers: { 'Idempotency-Key': key }, body: payBody });
   const payment = need(paid.data, 'paying', paid);
-  say(`Idempotency-Key ${key}: ${paid.response.status} ${payment.status}, ${money(payment.amount, payment.currency)} (${payment.provider} ${payment.provider_reference})`);
+  say(`Idempotency-Key ${key}: ${paid.response.status} ${payment.status}, ${formatMoney(payment.amount, payment.currency)} (${payment.provider} ${payment.provider_reference})`);
   check(paid.response.status === 201 && payment.status === 'succeeded', '201 succeeded');
-  check(payment.amount === stay.price.total && payment.currency === stay.price.currency, `the amount is the booking's total, ${money(stay.price.total, stay.price.currency)}`);
+  check(payment.amount === stay.price.total && payment.currency === stay.price.currency, `the amount is the booking's total, ${formatMoney(stay.price.total, stay.price.currency)}`);
   check(payment.booking_id === stay.id && payment.payer_id === guest.id, 'for this booking, paid by this guest');
   check(paid.response.headers.get('Location') === `/payments/${payment.id}`, `Location: /payments/${payment.id}`);
   const confirmed = need((await api.getBooking({ client, auth: guest.token, path: { booking_id: stay.id } })).data, 'reading the booking');
   check(confirmed.status === 'confirmed', `GET /bookings/${stay.id}: ${confirmed.status}`);
   const receipt = await waitForEmail(outboxDir, 'payment_receipt', stay.id);
   if (receipt) say(`${receipt.file}: to ${receipt.to}, "${receipt.subject}"`);
-  check(!!receipt && receipt.to === guest.email && receipt.text.includes(money(payment.amount, payment.currency)), receipt
-    ? `a receipt for ${money(payment.amount, payment.currency)} to ${guest.email}, naming booking ${stay.id}`
+  check(!!receipt && receipt.to === guest.email && receipt.text.includes(formatMoney(payment.amount, payment.currency)), receipt
+    ? `a receipt for ${formatMoney(payment.amount, payment.currency)} to ${guest.email}, naming booking ${stay.id}`
     : `no payment_receipt email naming booking ${stay.id} in ${outboxDir} within ${JOB_WAIT_MS / 1000} s (does the server write emails there: MAIL_OUTBOX_DIR, no SMTP_URL?)`);
 
   step(3, 'Retry the same request with the same Idempotency-Key, as a client does after a lost response');
@@ -99,7 +99,7 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
   const other = await findFreeStay(client, { today, nights: 2, guests: 1 });
   const second = await api.createBooking({ client, auth: guest.token, body: { property_id: other.listing.id, check_in: other.check_in, check_out: other.check_out, guests: 1 } });
   const unpaid = need(second.data, 'booking another stay', second);
-  say(`POST /bookings: ${second.response.status} ${unpaid.status}, "${other.listing.name}", ${unpaid.check_in} to ${unpaid.check_out}, total ${money(unpaid.price.total, unpaid.price.currency)}`);
+  say(`POST /bookings: ${second.response.status} ${unpaid.status}, "${other.listing.name}", ${unpaid.check_in} to ${unpaid.check_out}, total ${formatMoney(unpaid.price.total, unpaid.price.currency)}`);
   const declinedCall = await api.createPayment({ client, auth: guest.token, headers: { 'Idempotency-Key': randomUUID() }, body: { booking_id: unpaid.id, payment_method: 'pm_card_chargeDeclined' } });
   const problem = declinedCall.error as Problem | undefined;
   say(`POST /payments: ${problemOf(declinedCall)}`);
@@ -117,8 +117,8 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
   const expected = expectedRefund(confirmed, free.listing.cancellation_policy, today);
   const cancelled = await api.cancelBooking({ client, auth: guest.token, path: { booking_id: stay.id }, body: { reason: 'Plans changed' } });
   const result = need(cancelled.data, 'cancelling', cancelled);
-  say(`POST /bookings/${stay.id}/cancel: ${cancelled.response.status} ${result.status}; refund ${result.refund ? `${money(result.refund.amount, result.refund.currency)} (${result.refund.status})` : 'none'}`);
-  check(result.status === 'cancelled' && result.refund?.amount === expected.amount, `as the policy says (${expected.why}): ${money(expected.amount, stay.price.currency)}`);
+  say(`POST /bookings/${stay.id}/cancel: ${cancelled.response.status} ${result.status}; refund ${result.refund ? `${formatMoney(result.refund.amount, result.refund.currency)} (${result.refund.status})` : 'none'}`);
+  check(result.status === 'cancelled' && result.refund?.amount === expected.amount, `as the policy says (${expected.why}): ${formatMoney(expected.amount, stay.price.currency)}`);
   check(result.refund?.status === 'pending', 'the refund is pending at first: a job sends it to the provider');
   const settled = await poll(async () => {
     const { data } = await api.getBooking({ client, auth: guest.token, path: { booking_id: stay.id } });
@@ -127,19 +127,19 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
   check(settled?.refund?.status === 'succeeded', `GET /bookings/${stay.id} (polled): refund ${settled?.refund?.status ?? `still pending after ${JOB_WAIT_MS / 1000} s`}`);
   const refundedPayment = need((await api.getPayment({ client, auth: guest.token, path: { payment_id: payment.id } })).data, 'reading the payment');
   const whole = expected.amount === payment.amount;
-  say(`GET /payments/${payment.id}: ${refundedPayment.status}, refunded_amount ${money(refundedPayment.refunded_amount, refundedPayment.currency)} of ${money(refundedPayment.amount, refundedPayment.currency)}`);
-  check(refundedPayment.refunded_amount === expected.amount && refundedPayment.status === (whole ? 'refunded' : 'partially_refunded'), `${whole ? 'refunded' : 'partially_refunded'}, refunded_amount ${money(expected.amount, payment.currency)}`);
+  say(`GET /payments/${payment.id}: ${refundedPayment.status}, refunded_amount ${formatMoney(refundedPayment.refunded_amount, refundedPayment.currency)} of ${formatMoney(refundedPayment.amount, refundedPayment.currency)}`);
+  check(refundedPayment.refunded_amount === expected.amount && refundedPayment.status === (whole ? 'refunded' : 'partially_refunded'), `${whole ? 'refunded' : 'partially_refunded'}, refunded_amount ${formatMoney(expected.amount, payment.currency)}`);
   const refund = refundedPayment.refunds[0];
   check(refundedPayment.refunds.length === 1 && refund?.status === 'succeeded' && refund.reason === 'cancellation' && refund.amount === expected.amount, `one refund, succeeded, reason cancellation (${refund?.provider_reference})`);
   const refundEmail = await waitForEmail(outboxDir, 'refund_issued', stay.id);
   if (refundEmail) say(`${refundEmail.file}: to ${refundEmail.to}, "${refundEmail.subject}"`);
-  check(!!refundEmail && refundEmail.to === guest.email && refundEmail.text.includes(money(expected.amount, payment.currency)), refundEmail
-    ? `a refund_issued email for ${money(expected.amount, payment.currency)}, naming booking ${stay.id}`
+  check(!!refundEmail && refundEmail.to === guest.email && refundEmail.text.includes(formatMoney(expected.amount, payment.currency)), refundEmail
+    ? `a refund_issued email for ${formatMoney(expected.amount, payment.currency)}, naming booking ${stay.id}`
     : `no refund_issued email naming booking ${stay.id} in ${outboxDir} within ${JOB_WAIT_MS / 1000} s`);
 
   step(6, 'Tidy up: cancel the unpaid stay, so its nights are free again');
   const tidied = await api.cancelBooking({ client, auth: guest.token, path: { booking_id: unpaid.id } });
-  say(`POST /bookings/${unpaid.id}/cancel: ${tidied.response.status} ${tidied.data?.status ?? problemOf(tidied)}; refund ${tidied.data?.refund ? money(tidied.data.refund.amount, tidied.data.refund.currency) : 'none'}`);
+  say(`POST /bookings/${unpaid.id}/cancel: ${tidied.response.status} ${tidied.data?.status ?? problemOf(tidied)}; refund ${tidied.data?.refund ? formatMoney(tidied.data.refund.amount, tidied.data.refund.currency) : 'none'}`);
   check(tidied.data?.status === 'cancelled' && tidied.data.refund === null, 'cancelled, and nothing to refund: the card was declined');
   const mine = need((await api.listPayments({ client, auth: guest.token })).data, 'listing payments').data;
   say(`GET /payments: ${mine.map((p) => `${p.payment_method} ${p.status}`).join(', ')}`);

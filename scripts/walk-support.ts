@@ -1,7 +1,7 @@
 /**
  * What the scripted walks against a running server share: printing each step
  * and checking it (a mismatch is counted, the walk goes on), stopping when a
- * step the rest depends on fails, money as people read it, the refund a
+ * step the rest depends on fails, the refund a
  * cancellation policy allows (computed here, independently of the server), and
  * finding free nights. Used by walk-bookings, walk-payments, walk-reviews and
  * replay-webhook.
@@ -12,6 +12,7 @@ import type { Client } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Problem, Property } from '../generated/client/types.gen.js';
 import { addDays, daysBetween } from '../server/dates.js';
+import { formatMoney } from '../server/mail.js';
 
 export interface Report {
   /** Prints a checked result; a mismatch is counted. */
@@ -36,10 +37,6 @@ export function reporter(print: (line: string) => void = console.log): Report {
   };
 }
 
-export function money(amount: number, currency: string): string {
-  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
-}
 
 export function problemOf(result: { response: Response; error?: unknown }): string {
   const problem = result.error as Partial<Problem> | undefined;
@@ -73,13 +70,13 @@ export function expectedRefund(booking: Booking, policy: Property['cancellation_
 export function printPrice(report: Report, booking: Booking): void {
   const { check, say } = report;
   const p = booking.price;
-  const m = (amount: number) => money(amount, p.currency).padStart(14);
-  say(`${`${p.nights} nights × ${money(p.nightly_rate, p.currency)}`.padEnd(28)}${m(p.subtotal)}`);
+  const m = (amount: number) => formatMoney(amount, p.currency).padStart(14);
+  say(`${`${p.nights} nights × ${formatMoney(p.nightly_rate, p.currency)}`.padEnd(28)}${m(p.subtotal)}`);
   say(`${'cleaning fee'.padEnd(28)}${m(p.cleaning_fee)}`);
   say(`${'service fee'.padEnd(28)}${m(p.service_fee)}`);
   say(`${'total'.padEnd(28)}${m(p.total)}`);
-  check(p.subtotal === p.nights * p.nightly_rate, `subtotal = ${p.nights} × ${money(p.nightly_rate, p.currency)}`);
-  check(p.service_fee === percent(p.subtotal + p.cleaning_fee, 10), `service fee = 10% of ${money(p.subtotal + p.cleaning_fee, p.currency)} (subtotal + cleaning), rounded half up`);
+  check(p.subtotal === p.nights * p.nightly_rate, `subtotal = ${p.nights} × ${formatMoney(p.nightly_rate, p.currency)}`);
+  check(p.service_fee === percent(p.subtotal + p.cleaning_fee, 10), `service fee = 10% of ${formatMoney(p.subtotal + p.cleaning_fee, p.currency)} (subtotal + cleaning), rounded half up`);
   check(p.total === p.subtotal + p.cleaning_fee + p.service_fee, 'total = subtotal + cleaning fee + service fee');
 }
 

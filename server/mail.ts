@@ -58,9 +58,11 @@ export function createMailer(options: { smtpUrl: string | undefined; outboxDir: 
 /** An amount in minor units as people read it ("451.00 EUR"), without floating point. */
 export function formatMoney(amount: number, currency: string): string {
   const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  if (digits === 0) return `${amount} ${currency}`;
+  const sign = amount < 0 ? '-' : '';
+  const units = Math.abs(amount);
+  if (digits === 0) return `${sign}${units} ${currency}`;
   const unit = 10 ** digits;
-  return `${Math.trunc(amount / unit)}.${String(amount % unit).padStart(digits, '0')} ${currency}`;
+  return `${sign}${Math.trunc(units / unit)}.${String(units % unit).padStart(digits, '0')} ${currency}`;
 }
 
 export function renderNotification(n: NotificationContext, to: string): MailMessage {

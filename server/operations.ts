@@ -23,6 +23,8 @@ export interface Deps {
   payments: PaymentProvider;
   /** Starts background jobs; call it after the transaction that made them owed has committed. */
   jobs: JobRunner;
+  /** The process's structured log (one JSON line each). */
+  log: (line: Record<string, unknown>) => void;
 }
 
 export interface RequestContext {
@@ -44,7 +46,7 @@ export async function startJobs(ctx: RequestContext, jobs: JobRequest[]): Promis
   try {
     await ctx.deps.jobs.enqueue(jobs);
   } catch (err) {
-    console.error(JSON.stringify({ level: 'error', request_id: ctx.requestId, message: 'could not start jobs; the sweep will', jobs, error: String(err) }));
+    ctx.deps.log({ level: 'error', request_id: ctx.requestId, message: 'could not start jobs; the sweep will', jobs, error: String(err) });
   }
 }
 

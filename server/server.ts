@@ -54,6 +54,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
       loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
       payments: background.provider,
       jobs: background.jobs,
+      log: writeLog,
     };
     const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, log });
     // Writes down lapsed holds and finished stays, and forgets idempotency keys past their day.

@@ -112,6 +112,7 @@ describe.each([
 
     await eventually(async () => {
       const rows = await notificationsOf(server.deps.db, booking.id);
+      expect(rows).toHaveLength(2);
       expect(rows.every((row) => row.attempts >= 1 && row.status === 'pending' && row.last_error)).toBe(true);
     });
     await rm(blocked);

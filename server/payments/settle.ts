@@ -101,9 +101,8 @@ export async function settleRefund(
     case 'succeeded': {
       const done = await markRefundSucceeded(trx, refund, outcome.reference);
       if (!done) return { value: refund, jobs: [] };
-      const payment = await trx.selectFrom('payments').select('payer_id').where('id', '=', done.payment_id).executeTakeFirstOrThrow();
       const jobs = await notify(trx, [
-        { kind: 'refund_issued', recipientId: payment.payer_id, bookingId: done.booking_id, paymentId: done.payment_id, refundId: done.id },
+        { kind: 'refund_issued', recipientId: done.payer_id, bookingId: done.booking_id, paymentId: done.payment_id, refundId: done.id },
       ]);
       return { value: done, jobs };
     }
