@@ -48,7 +48,7 @@ function selectBookings(db: Db | Tx) {
 }
 
 /** A booking with what deciding about it takes from its listing: who hosts it and the policy its refund follows. */
-export type BookingWithListing = BookingRow & { host_id: string; cancellation_policy: string };
+export type BookingWithListing = BookingRow & Pick<Selectable<Properties>, 'host_id' | 'cancellation_policy'>;
 
 function selectBookingWithListing(db: Db | Tx, id: string) {
   return selectBookings(db)
