@@ -9,10 +9,10 @@
  */
 import { sql, type Insertable, type Selectable, type SqlBool, type Updateable } from 'kysely';
 import type { Db, Tx } from './index.js';
+import type { BookingStatus } from '../generated/client/types.gen.js';
 import type { Bookings, Properties } from '../generated/db.js';
 
-export type BookingStatus = 'pending' | 'confirmed' | 'completed' | 'cancelled' | 'expired';
-export type BookingRow = Selectable<Bookings> & { status: BookingStatus };
+export type BookingRow = Selectable<Bookings>;
 
 /** The UTC date of the database's clock: "today" of the spec. */
 export const today = sql<string>`(now() at time zone 'utc')::date`;
@@ -48,7 +48,7 @@ function selectBookings(db: Db | Tx) {
 }
 
 /** A booking with what deciding about it takes from its listing: who hosts it and the policy its refund follows. */
-export type BookingWithListing = BookingRow & { host_id: string; cancellation_policy: string };
+export type BookingWithListing = BookingRow & Pick<Selectable<Properties>, 'host_id' | 'cancellation_policy'>;
 
 function selectBookingWithListing(db: Db | Tx, id: string) {
   return selectBookings(db)

@@ -9,8 +9,8 @@ import { sql, type Selectable } from 'kysely';
 import type { Db, Tx } from './index.js';
 import type { Notifications } from '../generated/db.js';
 
-export type NotificationKind = 'booking_confirmed' | 'booking_cancelled' | 'payment_receipt' | 'refund_issued';
-export type NotificationRow = Selectable<Notifications> & { kind: NotificationKind };
+export type NotificationKind = Notifications['kind'];
+export type NotificationRow = Selectable<Notifications>;
 
 export interface NotificationInput {
   kind: NotificationKind;
@@ -87,12 +87,12 @@ export async function closeUndeliverable(db: Db, id: string, reason: string): Pr
 
 /** Pending notifications older than `graceSeconds`: their job should have run by then. Failed ones (out of retries) stay failed, for an operator to see. */
 export async function findOwedNotifications(db: Db, graceSeconds: number, limit = 100): Promise<NotificationRow[]> {
-  return (await db
+  return db
     .selectFrom('notifications')
     .selectAll()
     .where('status', '=', 'pending')
     .where('created_at', '<', sql<Date>`now() - make_interval(secs => ${graceSeconds})`)
     .orderBy('created_at')
     .limit(limit)
-    .execute()) as NotificationRow[];
+    .execute();
 }

@@ -8,51 +8,48 @@
  */
 import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Db, Tx } from './index.js';
+import type { PaymentStatus } from '../generated/client/types.gen.js';
 import type { Payments, Refunds } from '../generated/db.js';
 
-export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'refunded' | 'partially_refunded';
-export type PaymentRow = Selectable<Payments> & { status: PaymentStatus; provider: 'stripe' | 'local' };
-export type RefundStatus = 'pending' | 'succeeded' | 'failed';
-export type RefundRow = Selectable<Refunds> & { status: RefundStatus; reason: 'cancellation' | 'booking_unavailable' };
+export type PaymentRow = Selectable<Payments>;
+export type RefundRow = Selectable<Refunds>;
 
 /** Statuses of a payment that holds its booking: in flight, or money taken. */
 const LIVE: PaymentStatus[] = ['pending', 'succeeded', 'refunded', 'partially_refunded'];
 const now = sql<Date>`date_trunc('milliseconds', now())`;
 
 export async function insertPayment(trx: Tx, values: Insertable<Payments>): Promise<PaymentRow> {
-  return (await trx.insertInto('payments').values(values).returningAll().executeTakeFirstOrThrow()) as PaymentRow;
+  return trx.insertInto('payments').values(values).returningAll().executeTakeFirstOrThrow();
 }
 
 export async function findPaymentById(db: Db | Tx, id: string): Promise<PaymentRow | undefined> {
-  return (await db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst()) as PaymentRow | undefined;
+  return db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 export async function lockPayment(trx: Tx, id: string): Promise<PaymentRow | undefined> {
-  return (await trx.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()) as PaymentRow | undefined;
+  return trx.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
 export async function lockPaymentByReference(trx: Tx, reference: string): Promise<PaymentRow | undefined> {
-  return (await trx.selectFrom('payments').selectAll().where('provider_reference', '=', reference).forUpdate().executeTakeFirst()) as
-    | PaymentRow
-    | undefined;
+  return trx.selectFrom('payments').selectAll().where('provider_reference', '=', reference).forUpdate().executeTakeFirst();
 }
 
 /** The payment that holds a booking (in flight or paid), other than `exceptId`. */
 export async function findLivePayment(db: Db | Tx, bookingId: string, exceptId?: string): Promise<PaymentRow | undefined> {
   let query = db.selectFrom('payments').selectAll().where('booking_id', '=', bookingId).where('status', 'in', LIVE);
   if (exceptId) query = query.where('id', '!=', exceptId);
-  return (await query.executeTakeFirst()) as PaymentRow | undefined;
+  return query.executeTakeFirst();
 }
 
 /** pending (or failed, should the provider report a success after all) -> succeeded. */
 export async function markPaymentSucceeded(trx: Tx, id: string, reference: string): Promise<PaymentRow | undefined> {
-  return (await trx
+  return trx
     .updateTable('payments')
     .set({ status: 'succeeded', provider_reference: reference, succeeded_at: now, failure_code: null, failure_message: null })
     .where('id', '=', id)
     .where('status', 'in', ['pending', 'failed'])
     .returningAll()
-    .executeTakeFirst()) as PaymentRow | undefined;
+    .executeTakeFirst();
 }
 
 /** pending -> failed; a payment that already succeeded is never failed by a late report. */
@@ -61,7 +58,7 @@ export async function markPaymentFailed(
   id: string,
   failure: { reference: string | null; failureCode: string; failureMessage: string },
 ): Promise<PaymentRow | undefined> {
-  return (await trx
+  return trx
     .updateTable('payments')
     .set((eb) => ({
       status: 'failed',
@@ -73,7 +70,7 @@ export async function markPaymentFailed(
     .where('id', '=', id)
     .where('status', '=', 'pending')
     .returningAll()
-    .executeTakeFirst()) as PaymentRow | undefined;
+    .executeTakeFirst();
 }
 
 /** A pending payment learns the provider's id of its charge. */
@@ -96,54 +93,52 @@ export async function listPayments(db: Db, options: PaymentListOptions): Promise
     const { createdAt, id } = options.after;
     query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(new Date(createdAt), id)));
   }
-  return (await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit + 1).execute()) as PaymentRow[];
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit + 1).execute();
 }
 
 /** Payments whose outcome is still unknown after `olderThanSeconds`: the follow-up asks the provider again. */
 export async function findStalePendingPayments(db: Db, olderThanSeconds: number, limit = 100): Promise<PaymentRow[]> {
-  return (await db
+  return db
     .selectFrom('payments')
     .selectAll()
     .where('status', '=', 'pending')
     .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`)
     .orderBy('updated_at')
     .limit(limit)
-    .execute()) as PaymentRow[];
+    .execute();
 }
 
 export async function insertRefund(trx: Tx, values: Insertable<Refunds>): Promise<RefundRow> {
-  return (await trx.insertInto('refunds').values(values).returningAll().executeTakeFirstOrThrow()) as RefundRow;
+  return trx.insertInto('refunds').values(values).returningAll().executeTakeFirstOrThrow();
 }
 
 export async function lockRefund(trx: Tx, id: string): Promise<RefundRow | undefined> {
-  return (await trx.selectFrom('refunds').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()) as RefundRow | undefined;
+  return trx.selectFrom('refunds').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
 export async function lockRefundByReference(trx: Tx, reference: string): Promise<RefundRow | undefined> {
-  return (await trx.selectFrom('refunds').selectAll().where('provider_reference', '=', reference).forUpdate().executeTakeFirst()) as
-    | RefundRow
-    | undefined;
+  return trx.selectFrom('refunds').selectAll().where('provider_reference', '=', reference).forUpdate().executeTakeFirst();
 }
 
 /** Refunds of these payments, oldest first, grouped by payment. */
 export async function refundsOfPayments(db: Db | Tx, paymentIds: string[]): Promise<Map<string, RefundRow[]>> {
   const byPayment = new Map<string, RefundRow[]>(paymentIds.map((id) => [id, []]));
   if (paymentIds.length === 0) return byPayment;
-  const rows = (await db.selectFrom('refunds').selectAll().where('payment_id', 'in', paymentIds).orderBy('created_at').orderBy('id').execute()) as RefundRow[];
+  const rows = await db.selectFrom('refunds').selectAll().where('payment_id', 'in', paymentIds).orderBy('created_at').orderBy('id').execute();
   for (const row of rows) byPayment.get(row.payment_id)?.push(row);
   return byPayment;
 }
 
 /** Refunds not yet done whose next attempt is due: the sweep hands them to the refund job again. */
 export async function findOwedRefunds(db: Db, limit = 100): Promise<RefundRow[]> {
-  return (await db
+  return db
     .selectFrom('refunds')
     .selectAll()
     .where('status', '!=', 'succeeded')
     .where('next_attempt_at', '<=', sql<Date>`now()`)
     .orderBy('next_attempt_at')
     .limit(limit)
-    .execute()) as RefundRow[];
+    .execute();
 }
 
 /**
@@ -152,13 +147,13 @@ export async function findOwedRefunds(db: Db, limit = 100): Promise<RefundRow[]>
  * its payer, who is told; undefined when it had succeeded already (a repeated report).
  */
 export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference: string): Promise<(RefundRow & { payer_id: string }) | undefined> {
-  const done = (await trx
+  const done = await trx
     .updateTable('refunds')
     .set({ status: 'succeeded', provider_reference: reference, succeeded_at: now, failure_code: null, failure_message: null })
     .where('id', '=', refund.id)
     .where('status', '!=', 'succeeded')
     .returningAll()
-    .executeTakeFirst()) as RefundRow | undefined;
+    .executeTakeFirst();
   if (!done) return undefined;
   const { payer_id } = await trx
     .updateTable('payments')
@@ -187,7 +182,7 @@ export async function markRefundFailed(
   failure: { reference: string | null; failureCode: string; failureMessage: string },
   retryAfterSeconds: number,
 ): Promise<RefundRow | undefined> {
-  const failed = (await trx
+  const failed = await trx
     .updateTable('refunds')
     .set((eb) => ({
       status: 'failed',
@@ -200,7 +195,7 @@ export async function markRefundFailed(
     .where('id', '=', refund.id)
     .where('status', '!=', 'succeeded')
     .returningAll()
-    .executeTakeFirst()) as RefundRow | undefined;
+    .executeTakeFirst();
   if (failed && failed.reason === 'cancellation') {
     await trx.updateTable('bookings').set({ refund_status: 'failed' }).where('id', '=', failed.booking_id).execute();
   }

@@ -14,7 +14,8 @@
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
 import type { Db, Tx } from './index.js';
 import type { Reviews } from '../generated/db.js';
-import { effectiveStatus, today, type BookingStatus } from './bookings.js';
+import type { BookingStatus } from '../generated/client/types.gen.js';
+import { effectiveStatus, today } from './bookings.js';
 
 /** What a review shows and what deciding about it takes from its booking, its author and its listing. */
 export interface ReviewContext {

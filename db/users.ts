@@ -3,6 +3,7 @@
  */
 import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { Db, Tx } from './index.js';
+import type { UserRole } from '../generated/client/types.gen.js';
 import type { Users } from '../generated/db.js';
 
 export type UserRow = Selectable<Users>;
@@ -47,7 +48,7 @@ export async function anonymizeUser(trx: Tx, id: string): Promise<boolean> {
 
 export async function listUsers(
   db: Db,
-  options: { role?: string; after?: { createdAt: string; id: string }; limit: number },
+  options: { role?: UserRole; after?: { createdAt: string; id: string }; limit: number },
 ): Promise<UserRow[]> {
   let query = db.selectFrom('users').selectAll().where('deleted_at', 'is', null);
   if (options.role) query = query.where('role', '=', options.role);

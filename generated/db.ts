@@ -3,6 +3,7 @@
  * Please do not edit it manually.
  */
 
+import type { Amenity, BookingStatus, CancellationPolicy, PaymentStatus, UserRole } from "./client/types.gen.js";
 import type { ColumnType } from "kysely";
 
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
@@ -47,9 +48,9 @@ export interface Bookings {
   nights: number;
   property_id: string;
   refund_amount: number | null;
-  refund_status: string | null;
+  refund_status: "pending" | "succeeded" | "failed" | null;
   service_fee: number;
-  status: Generated<string>;
+  status: Generated<BookingStatus>;
   subtotal: number;
   total: number;
   updated_at: Generated<Timestamp>;
@@ -71,13 +72,13 @@ export interface Notifications {
   booking_id: string;
   created_at: Generated<Timestamp>;
   id: Generated<string>;
-  kind: string;
+  kind: "booking_confirmed" | "booking_cancelled" | "payment_receipt" | "refund_issued";
   last_error: string | null;
   payment_id: string | null;
   recipient_id: string;
   refund_id: string | null;
   sent_at: Timestamp | null;
-  status: Generated<string>;
+  status: Generated<"pending" | "sent" | "failed">;
 }
 
 export interface PaymentEvents {
@@ -100,20 +101,20 @@ export interface Payments {
   id: Generated<string>;
   payer_id: string;
   payment_method: string;
-  provider: string;
+  provider: "stripe" | "local";
   provider_idempotency_key: string;
   provider_reference: string | null;
   refunded_amount: Generated<number>;
   refunded_at: Timestamp | null;
-  status: Generated<string>;
+  status: Generated<PaymentStatus>;
   succeeded_at: Timestamp | null;
   updated_at: Generated<Timestamp>;
 }
 
 export interface Properties {
-  amenities: Generated<string[]>;
+  amenities: Generated<Amenity[]>;
   bedrooms: number;
-  cancellation_policy: Generated<string>;
+  cancellation_policy: Generated<CancellationPolicy>;
   city: string;
   cleaning_fee: Generated<number>;
   country: string;
@@ -148,8 +149,8 @@ export interface Refunds {
   next_attempt_at: Generated<Timestamp>;
   payment_id: string;
   provider_reference: string | null;
-  reason: string;
-  status: Generated<string>;
+  reason: "cancellation" | "booking_unavailable";
+  status: Generated<"pending" | "succeeded" | "failed">;
   succeeded_at: Timestamp | null;
   updated_at: Generated<Timestamp>;
 }
@@ -187,7 +188,7 @@ export interface Users {
   name: string;
   password_hash: string | null;
   phone: string | null;
-  role: string;
+  role: UserRole;
   updated_at: Generated<Timestamp>;
 }
 

@@ -1,20 +1,24 @@
 /**
  * `npm run generate`: everything in generated/ from its sources, in one command.
- *   - spec/openapi.yaml → hey-api: TypeScript types, zod validators and a typed fetch client
+ *   - spec/openapi.yaml → hey-api: TypeScript types and a typed fetch client. No zod validators: requests and, in
+ *     development and test, responses are validated against the spec by openapi-backend's Ajv, and a second
+ *     validator of the same contract (one that strips unknown keys instead of refusing them) would only disagree with it
  *   - spec/openapi.yaml → operations.gen.ts: the operationId → request/response type map handlers are typed by
  *   - a freshly migrated database → db.ts (kysely-codegen)
  *   - spec/openapi.yaml → schema.graphql: the GraphQL schema /graphql serves (GraphQL Mesh), so a breaking change shows in review
- * `npm run generate:check` (CI) regenerates into a temporary folder and fails on any difference.
+ *   - the spec's problem-code catalogue → problems.gen.ts (code → status and title) and the table of codes in the
+ *     spec's own introduction (see generate-problems.ts)
+ * `npm run generate:check` (CI) regenerates into a temporary folder and fails on any difference, the spec's table included.
  */
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@hey-api/openapi-ts';
 import { parse } from 'yaml';
 import type { Document } from 'openapi-backend';
-import { loadGraphQLSchema, printGraphQLSchema } from '../server/graphql.js';
 import { generateDbTypes } from './generate-db-types.js';
+import { problemCatalogue, problemsModule, withProblemTable } from './generate-problems.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const specFile = path.join(root, 'spec/openapi.yaml');
@@ -25,16 +29,29 @@ async function generateInto(outDir: string): Promise<void> {
   await createClient({
     input: specFile,
     output: { path: path.join(outDir, 'client'), importFileExtension: '.js' },
-    plugins: ['@hey-api/client-fetch', '@hey-api/typescript', 'zod', { name: '@hey-api/sdk', validator: false }],
+    plugins: ['@hey-api/client-fetch', '@hey-api/typescript', { name: '@hey-api/sdk', validator: false }],
     logs: { level: 'silent' },
   });
   await writeFile(path.join(outDir, 'operations.gen.ts'), await operationsModule());
   await writeFile(path.join(outDir, 'db.ts'), await generateDbTypes());
   await writeFile(path.join(outDir, 'schema.graphql'), await graphqlSchemaFile());
+  await writeFile(path.join(outDir, 'problems.gen.ts'), await problemsFile());
+}
+
+async function problemsFile(): Promise<string> {
+  return problemsModule(problemCatalogue(parse(await readFile(specFile, 'utf8'))), HEADER);
+}
+
+/** The spec as it should read: its introduction's table of problem codes rendered from the catalogue. */
+async function specWithProblemTable(): Promise<{ current: string; expected: string }> {
+  const current = await readFile(specFile, 'utf8');
+  return { current, expected: withProblemTable(current, problemCatalogue(parse(current))) };
 }
 
 /** The SDL of /graphql, built the way the server builds it; no request is ever dispatched. */
 async function graphqlSchemaFile(): Promise<string> {
+  // Imported late: the server's errors module imports generated/problems.gen.ts, which may only now have been written.
+  const { loadGraphQLSchema, printGraphQLSchema } = await import('../server/graphql.js');
   const spec = parse(await readFile(specFile, 'utf8')) as Document;
   const schema = await loadGraphQLSchema(spec, async () => {
     throw new Error('generate never calls the API');
@@ -92,9 +109,18 @@ async function differences(expectedDir: string, actualDir: string): Promise<stri
 const check = process.argv.includes('--check');
 const scratch = await mkdtemp(path.join(tmpdir(), 'staybook-generate-'));
 try {
+  const spec = await specWithProblemTable();
+  if (!check) {
+    // The table is part of the spec every other output is generated from, so it is written first; and the code
+    // table before the GraphQL schema is built, as building it loads server/errors.ts, which imports the table.
+    if (spec.current !== spec.expected) await writeFile(specFile, spec.expected);
+    await mkdir(generatedDir, { recursive: true });
+    await writeFile(path.join(generatedDir, 'problems.gen.ts'), await problemsFile());
+  }
   await generateInto(scratch);
   if (check) {
     const changed = await differences(scratch, generatedDir);
+    if (spec.current !== spec.expected) changed.push('spec/openapi.yaml (the introduction\'s table of problem codes differs from x-problem-codes)');
     if (changed.length > 0) {
       console.error(`generated/ does not match a fresh codegen:\n  ${changed.join('\n  ')}\nRun \`npm run generate\` and commit the result.`);
       process.exitCode = 1;

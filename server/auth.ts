@@ -5,14 +5,13 @@
  */
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/index.js';
+import type { UserRole } from '../generated/client/types.gen.js';
 import { ApiError } from './errors.js';
 import type { SessionStore } from './sessions.js';
 
-export type Role = 'guest' | 'host' | 'admin';
-
 export interface AuthUser {
   id: string;
-  role: Role;
+  role: UserRole;
   /** The bearer token of this request, so logout can revoke exactly it. */
   token: string;
 }
@@ -40,7 +39,7 @@ export async function authenticate(
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
   if (!user) throw new ApiError('unauthenticated', 'The account of this token no longer exists.', undefined, INVALID_TOKEN);
-  return { id: user.id, role: user.role as Role, token };
+  return { id: user.id, role: user.role, token };
 }
 
 export function isAdmin(auth: AuthUser | null): boolean {

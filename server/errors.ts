@@ -4,72 +4,16 @@
  * constraint violations that mean "conflict" are recognised here by SQLSTATE and
  * constraint name, never by message text.
  */
-export const errorStatus = {
-  validation_failed: 400,
-  malformed_json: 400,
-  unauthenticated: 401,
-  invalid_credentials: 401,
-  card_declined: 402,
-  forbidden: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  email_taken: 409,
-  already_reviewed: 409,
-  payment_in_progress: 409,
-  conflict: 409,
-  dates_unavailable: 409,
-  idempotency_key_reused: 409,
-  property_has_upcoming_stays: 409,
-  account_has_upcoming_stays: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  current_password_incorrect: 422,
-  invalid_state: 422,
-  payment_method_invalid: 422,
-  booking_rule_violated: 422,
-  review_window_closed: 422,
-  rate_limited: 429,
-  internal_error: 500,
-  not_implemented: 501,
-  service_unavailable: 503,
-} as const;
+import { problemCodes, type ProblemCode } from '../generated/problems.gen.js';
+import type { Problem as SpecProblem, ProblemFieldError } from '../generated/client/types.gen.js';
 
-export type ErrorCode = keyof typeof errorStatus;
+/**
+ * A code the spec's catalogue (x-problem-codes) lists; its status and title come
+ * from there too, so a code the spec does not know fails to type-check.
+ */
+export type ErrorCode = ProblemCode;
 
-export interface FieldError {
-  path: string;
-  message: string;
-}
-
-const titles: Record<ErrorCode, string> = {
-  validation_failed: 'The request is not valid',
-  malformed_json: 'The request body is not valid JSON',
-  unauthenticated: 'Authentication required',
-  invalid_credentials: 'Wrong email or password',
-  card_declined: 'The card was declined',
-  forbidden: 'Not allowed',
-  not_found: 'Not found',
-  method_not_allowed: 'Method not allowed',
-  email_taken: 'That email is already registered',
-  already_reviewed: 'This booking already has a review',
-  payment_in_progress: 'A payment of this booking is in progress',
-  conflict: 'The change conflicts with the current state',
-  dates_unavailable: 'Those dates are not available',
-  idempotency_key_reused: 'Idempotency key reused with another request',
-  property_has_upcoming_stays: 'The property has upcoming stays',
-  account_has_upcoming_stays: 'The account has upcoming stays',
-  payload_too_large: 'Request body too large',
-  unsupported_media_type: 'Unsupported content type',
-  current_password_incorrect: 'The current password is wrong',
-  invalid_state: 'Not possible in the current state',
-  payment_method_invalid: 'Unknown payment method',
-  booking_rule_violated: 'The booking breaks a rule of the listing',
-  review_window_closed: 'The review window has closed',
-  rate_limited: 'Too many requests',
-  internal_error: 'Internal server error',
-  not_implemented: 'Not implemented yet',
-  service_unavailable: 'Service unavailable',
-};
+export type FieldError = ProblemFieldError;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -80,8 +24,8 @@ export class ApiError extends Error {
     /** Extra response headers, e.g. Retry-After on 429, Allow on 405. */
     readonly headers?: Record<string, string>,
   ) {
-    super(detail ?? titles[code]);
-    this.status = errorStatus[code];
+    super(detail ?? problemCodes[code].title);
+    this.status = problemCodes[code].status;
   }
 }
 
@@ -91,15 +35,8 @@ export function invalidFields(errors: FieldError[], detail?: string): ApiError {
   return new ApiError('validation_failed', detail ?? summary, errors);
 }
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
-  errors?: FieldError[];
-  request_id?: string;
-}
+/** The spec's Problem, with `code` narrowed to the catalogue's codes. */
+export type Problem = Omit<SpecProblem, 'code'> & { code: ErrorCode };
 
 /** Unique and exclusion constraints whose violation is the client's conflict, not our bug. */
 const conflictConstraints: Record<string, { code: ErrorCode; detail?: string }> = {
@@ -151,10 +88,11 @@ export function toApiError(err: unknown): { error: ApiError; unexpected: boolean
   return { error: new ApiError('internal_error', 'Something went wrong on our side. Quote the request id when reporting it.'), unexpected: true };
 }
 
+/** The one way an ApiError becomes a problem document, for REST (server/app.ts) and GraphQL (server/graphql.ts) alike. */
 export function toProblem(error: ApiError, requestId: string | undefined): Problem {
   return {
     type: `/problems/${error.code}`,
-    title: titles[error.code],
+    title: problemCodes[error.code].title,
     status: error.status,
     detail: error.message,
     code: error.code,

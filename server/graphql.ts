@@ -158,8 +158,8 @@ function toResponse(result: DispatchResult): Response {
 
 /**
  * Mesh reports a non-2xx answer as an error whose extensions hold the whole HTTP
- * exchange. Clients get the problem instead: its `detail` as the message, and its
- * `code`, `status`, field `errors` and `request_id` as extensions.
+ * exchange. Clients get the problem instead (see `problemError`). A call this layer
+ * refuses itself is turned into a problem by the same `toProblem` REST answers with.
  */
 function withProblemErrors(
   field: GraphQLField<unknown, GraphQLContext>,
@@ -170,24 +170,37 @@ function withProblemErrors(
     // A link whose source field is absent would call another path (`/users/` instead of `/users/{user_id}`).
     const missing = required.filter((name) => args[name] === undefined || args[name] === null);
     if (missing.length > 0) {
-      return new GraphQLError(`${field.name} needs ${missing.join(', ')}.`, { extensions: { code: 'validation_failed', status: 400 } });
+      return problemError(toProblem(new ApiError('validation_failed', `${field.name} needs ${missing.join(', ')}.`), context.requestId));
     }
     const result = await resolve(root, args, context, info);
     if (!(result instanceof Error)) return result;
     const response = (result as GraphQLError).extensions?.response as { status?: number; body?: unknown } | undefined;
     if (typeof response?.status !== 'number') return result;
-    const problem = isProblem(response.body) ? response.body : undefined;
-    // graphql-js adds the field's location and path to a returned error.
-    return new GraphQLError(problem?.detail ?? `The REST operation answered ${response.status} without a body.`, {
-      extensions: {
-        // 304 is the one bodiless non-2xx: If_None_Match matched the current ETag.
-        code: problem?.code ?? (response.status === 304 ? 'not_modified' : 'upstream_error'),
-        status: response.status,
-        ...(problem?.errors ? { errors: problem.errors } : {}),
-        ...(problem?.request_id ? { request_id: problem.request_id } : {}),
-      },
-    });
+    // 304, the one bodiless non-2xx: If_None_Match matched the current ETag. Not a problem, so not a problem code.
+    if (response.status === 304) {
+      return new GraphQLError('The REST operation answered 304 without a body.', { extensions: { code: 'not_modified', status: 304 } });
+    }
+    // Every other REST refusal carries its problem (server/app.ts and dispatchInProcess answer every error with toProblem).
+    if (isProblem(response.body)) return problemError(response.body);
+    const error = new ApiError('internal_error', `The REST operation answered ${response.status} without a problem document.`);
+    return problemError(toProblem(error, context.requestId));
   };
+}
+
+/**
+ * A problem as GraphQL reports it: its `detail` as the message, and its `code`,
+ * `status`, field `errors` and `request_id` as extensions. graphql-js adds the
+ * field's location and path to a returned error.
+ */
+function problemError(problem: Problem): GraphQLError {
+  return new GraphQLError(problem.detail, {
+    extensions: {
+      code: problem.code,
+      status: problem.status,
+      ...(problem.errors ? { errors: problem.errors } : {}),
+      ...(problem.request_id ? { request_id: problem.request_id } : {}),
+    },
+  });
 }
 
 /**

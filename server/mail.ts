@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import type { NotificationContext, NotificationKind } from '../db/notifications.js';
+import type { NotificationContext } from '../db/notifications.js';
 
 export interface MailMessage {
   /** Stable per notification: the Message-ID and the outbox file name. */
@@ -70,7 +70,7 @@ export function renderNotification(n: NotificationContext, to: string): MailMess
   const hello = `Hello ${n.recipient_name},\n\n`;
   const footer = `\n\nBooking ${n.booking_id}\n-- \nStaybook\n`;
   const id = `${n.kind}-${n.id}`;
-  switch (n.kind as NotificationKind) {
+  switch (n.kind) {
     case 'booking_confirmed':
       return { id, to, subject: `Your stay at ${n.property_name} is confirmed`, text: `${hello}your booking is confirmed.\n\n${stay}${footer}` };
     case 'booking_cancelled': {

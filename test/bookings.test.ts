@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepBookingStatuses } from '../db/bookings.js';
 import * as api from '../generated/client/sdk.gen.js';
-import type { Booking, Property } from '../generated/client/types.gen.js';
+import type { Booking, BookingStatus, Property } from '../generated/client/types.gen.js';
 import { percentOf, priceStay, refundFor } from '../handlers/bookings.js';
 import { addDays, daysBetween, utcToday } from '../server/dates.js';
 import {
@@ -812,7 +812,7 @@ describe('deleteProperty with stays', () => {
 });
 
 describe('the database keeps the no-overlap rule itself', () => {
-  async function insertRaw(propertyId: string, guestId: string, checkIn: string, checkOut: string, status = 'confirmed') {
+  async function insertRaw(propertyId: string, guestId: string, checkIn: string, checkOut: string, status: BookingStatus = 'confirmed') {
     const nights = daysBetween(checkIn, checkOut);
     return server.deps.db
       .insertInto('bookings')

@@ -8,12 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verify } from 'argon2';
-import { sql } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database, type Db } from '../db/index.js';
 import { migrateDown, migrateToLatest } from '../db/migrate.js';
 import { migrations } from '../db/migrations/index.js';
 import { DEMO_PASSWORD, seedDemoData } from '../db/seed.js';
+import type { UserRole } from '../generated/client/types.gen.js';
+import type { Properties } from '../generated/db.js';
 import { loadConfig } from '../server/config.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
@@ -38,7 +40,7 @@ async function tableNames(db: Db): Promise<string[]> {
 }
 
 let emailCounter = 0;
-async function insertUser(db: Db, overrides: { email?: string; role?: string } = {}): Promise<string> {
+async function insertUser(db: Db, overrides: { email?: string; role?: UserRole } = {}): Promise<string> {
   emailCounter += 1;
   const { id } = await db
     .insertInto('users')
@@ -48,7 +50,7 @@ async function insertUser(db: Db, overrides: { email?: string; role?: string } =
   return id;
 }
 
-function propertyValues(hostId: string) {
+function propertyValues(hostId: string): Insertable<Properties> {
   return {
     host_id: hostId,
     name: 'Test flat',
@@ -189,7 +191,8 @@ describe.each(engines)('database on $kind', (engine) => {
   });
 
   it('refuses an unknown role with 23514', async () => {
-    expect(await sqlState(insertUser(db, { role: 'owner' }))).toBe('23514');
+    // Not a role, so the types refuse it too; the cast shows that the database does.
+    expect(await sqlState(insertUser(db, { role: 'owner' as UserRole }))).toBe('23514');
   });
 
   it('refuses a negative price, an unknown amenity and a bad country with 23514', async () => {
@@ -252,7 +255,7 @@ describe.each(engines)('database on $kind', (engine) => {
     // Two one-night stays that ended long ago.
     const pastStay = async (guestId: string, checkIn: string, checkOut: string) => {
       const price = { nights: 1, nightly_rate: 100, subtotal: 100, cleaning_fee: 0, service_fee: 0, total: 100, currency: 'EUR' };
-      const stay = { property_id: propertyId, guest_id: guestId, check_in: checkIn, check_out: checkOut, guests: 1, status: 'completed' };
+      const stay = { property_id: propertyId, guest_id: guestId, check_in: checkIn, check_out: checkOut, guests: 1, status: 'completed' as const };
       return (await db.insertInto('bookings').values({ ...stay, ...price }).returning('id').executeTakeFirstOrThrow()).id;
     };
     const [ana, ben] = [await insertUser(db, { role: 'guest' }), await insertUser(db, { role: 'guest' })];
