@@ -110,20 +110,22 @@ function sessionCache(redis: Redis, log: (line: Record<string, unknown>) => void
   const failed = (what: string) => (err: unknown) => {
     log({ level: 'warn', message: `session cache: ${what} failed; PostgreSQL answers instead`, error: String(err) });
   };
-  const dropKeys = (hashes: string[]) => redis.del(...hashes.map(sessionKey));
-  redis.on('ready', () => {
-    if (pendingDrops.size === 0) return;
+  const flushPendingDrops = () => {
+    if (pendingDrops.size === 0 || redisIsDown(redis)) return;
     const hashes = [...pendingDrops];
     pendingDrops.clear();
-    dropKeys(hashes).catch((err: unknown) => {
+    redis.del(...hashes.map(sessionKey)).catch((err: unknown) => {
       for (const hash of hashes) if (pendingDrops.size < MAX_PENDING_DROPS) pendingDrops.add(hash);
       failed('dropping sessions ended while Redis was down')(err);
     });
-  });
+  };
+  redis.on('ready', flushPendingDrops);
 
   return {
     async get(tokenHash) {
       if (redisIsDown(redis)) return undefined;
+      // Redis answers again (perhaps without having reconnected, after a stall): drop what is owed first.
+      flushPendingDrops();
       const raw = await redis.get(sessionKey(tokenHash)).catch(failed('read'));
       if (!raw) return undefined;
       const parsed = JSON.parse(raw) as { user_id: string; expires_at: string };
