@@ -105,20 +105,28 @@ export async function createApp(options: AppOptions): Promise<App> {
   infra.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
+  // Ready means "can serve": PostgreSQL must answer. Redis down is reported but keeps the
+  // process ready (sessions and throttling fall back; every process shares the same Redis,
+  // so taking them all out of rotation would turn a degraded service into none).
+  // Every probe runs at once and is cut off after READY_PROBE_MS, so this answers within a second.
   infra.get('/readyz', async (ctx) => {
-    const checks = {
-      database: await probe(() => sql`select 1`.execute(deps.db)),
-      ...(redis ? { redis: await probe(() => redis.ping()) } : {}),
-    };
-    const ready = Object.values(checks).every((state) => state === 'ok');
-    ctx.status = ready ? 200 : 503;
+    const [database, redisState, jobs] = await Promise.all([
+      probe(() => sql`select 1`.execute(deps.db)),
+      redis ? probe(() => redis.ping()) : undefined,
+      withinProbeTime(deps.jobs.stats()).catch(() => 'unreachable' as const),
+    ]);
+    const checks = { database, ...(redisState ? { redis: redisState } : {}) };
+    const down = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name]) => name);
+    ctx.status = database === 'ok' ? 200 : 503;
+    if (database !== 'ok') ctx.set('Retry-After', '2');
     ctx.body = {
-      status: ready ? 'ok' : 'unavailable',
+      status: down.length === 0 ? 'ok' : database === 'ok' ? 'degraded' : 'unavailable',
       checks,
+      ...(down.length > 0 ? { unavailable: down } : {}),
       sessions: deps.sessions.kind,
       payments: { provider: deps.payments.name },
       // Jobs out of retries stay counted here until an operator looks at them.
-      jobs: await deps.jobs.stats().catch(() => 'unreachable'),
+      jobs,
     };
   });
   // GraphQL reads its own body (with the same size limit), so it is routed before the JSON body parser.
@@ -157,9 +165,19 @@ export async function createApp(options: AppOptions): Promise<App> {
   return { koa, api };
 }
 
+const READY_PROBE_MS = 300;
+
+function withinProbeTime<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), READY_PROBE_MS);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function probe(check: () => Promise<unknown>): Promise<'ok' | 'unreachable'> {
   try {
-    await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+    await withinProbeTime(check());
     return 'ok';
   } catch {
     return 'unreachable';

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../db/index.js';
 import type { UserRole } from '../generated/client/types.gen.js';
 import { ApiError } from './errors.js';
+import { redisIsDown } from './redis.js';
 import type { SessionStore } from './sessions.js';
 
 export interface AuthUser {
@@ -48,7 +49,10 @@ export function isAdmin(auth: AuthUser | null): boolean {
 
 /**
  * Counts failed sign-ins per email in a fixed window, in Redis when configured
- * (shared by every process) or else in this process's memory.
+ * (shared by every process) or else in this process's memory. While Redis is
+ * unreachable (or slow), the count falls back to this process's memory: each
+ * process then allows `maxFailures` per window on its own, and a sign-in is never
+ * refused for want of Redis.
  */
 export interface LoginThrottle {
   /** Seconds until the email may try again, or 0 when it may try now. */
@@ -57,28 +61,44 @@ export interface LoginThrottle {
   reset(email: string): Promise<void>;
 }
 
-export function loginThrottle(options: { redis?: Redis; maxFailures: number; windowSeconds: number }): LoginThrottle {
-  const { redis, maxFailures, windowSeconds } = options;
-  const key = (email: string) => `login-failures:${email.toLowerCase()}`;
-  if (redis) {
-    return {
-      async retryAfter(email) {
-        const [count, ttl] = await Promise.all([redis.get(key(email)), redis.ttl(key(email))]);
-        return Number(count ?? 0) >= maxFailures ? Math.max(ttl, 1) : 0;
-      },
-      async recordFailure(email) {
-        await redis.multi().incr(key(email)).expire(key(email), windowSeconds, 'NX').exec();
-      },
-      async reset(email) {
-        await redis.del(key(email));
-      },
-    };
-  }
+const throttleKey = (email: string) => `login-failures:${email.toLowerCase()}`;
+
+export function loginThrottle(options: { redis?: Redis | undefined; maxFailures: number; windowSeconds: number }): LoginThrottle {
+  const { redis } = options;
+  const inMemory = memoryThrottle(options);
+  if (!redis) return inMemory;
+  const shared = redisThrottle(redis, options);
+  const eitherOf = <A extends unknown[], R>(method: (throttle: LoginThrottle) => (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      redisIsDown(redis) ? method(inMemory)(...args) : method(shared)(...args).catch(() => method(inMemory)(...args));
+  return {
+    retryAfter: eitherOf((throttle) => throttle.retryAfter),
+    recordFailure: eitherOf((throttle) => throttle.recordFailure),
+    reset: eitherOf((throttle) => throttle.reset),
+  };
+}
+
+function redisThrottle(redis: Redis, { maxFailures, windowSeconds }: { maxFailures: number; windowSeconds: number }): LoginThrottle {
+  return {
+    async retryAfter(email) {
+      const [count, ttl] = await Promise.all([redis.get(throttleKey(email)), redis.ttl(throttleKey(email))]);
+      return Number(count ?? 0) >= maxFailures ? Math.max(ttl, 1) : 0;
+    },
+    async recordFailure(email) {
+      await redis.multi().incr(throttleKey(email)).expire(throttleKey(email), windowSeconds, 'NX').exec();
+    },
+    async reset(email) {
+      await redis.del(throttleKey(email));
+    },
+  };
+}
+
+function memoryThrottle({ maxFailures, windowSeconds }: { maxFailures: number; windowSeconds: number }): LoginThrottle {
   const failures = new Map<string, { count: number; resetAt: number }>();
   const current = (email: string) => {
-    const entry = failures.get(key(email));
+    const entry = failures.get(throttleKey(email));
     if (entry && entry.resetAt <= Date.now()) {
-      failures.delete(key(email));
+      failures.delete(throttleKey(email));
       return undefined;
     }
     return entry;
@@ -91,10 +111,10 @@ export function loginThrottle(options: { redis?: Redis; maxFailures: number; win
     async recordFailure(email) {
       const entry = current(email) ?? { count: 0, resetAt: Date.now() + windowSeconds * 1000 };
       entry.count += 1;
-      failures.set(key(email), entry);
+      failures.set(throttleKey(email), entry);
     },
     async reset(email) {
-      failures.delete(key(email));
+      failures.delete(throttleKey(email));
     },
   };
 }

@@ -76,6 +76,12 @@ export function toApiError(err: unknown): { error: ApiError; unexpected: boolean
     if (err.code === '40001' || err.code === '40P01') {
       return { error: new ApiError('service_unavailable', 'Please retry the request.', undefined, { 'Retry-After': '1' }), unexpected: false };
     }
+    // PostgreSQL is unreachable, restarting or shutting down: class 08 (connection exception;
+    // db/index.ts reports a refused connection, a connect timeout and a lost connection so too),
+    // 57P01-57P03 (terminated by an administrator, crash, cannot connect now). Back on its own.
+    if (err.code.startsWith('08') || err.code === '57P01' || err.code === '57P02' || err.code === '57P03') {
+      return { error: new ApiError('service_unavailable', 'The database is unavailable for a moment; retry shortly.', undefined, { 'Retry-After': '2' }), unexpected: false };
+    }
   }
   // Koa's body parser reports a malformed or oversized body with an HTTP status.
   const status = (err as { status?: unknown })?.status;

@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { parse } from 'yaml';
-import { Redis } from 'ioredis';
 import type { Document } from 'openapi-backend';
 import { sweepBookingStatuses } from '../db/bookings.js';
 import { deleteExpiredIdempotencyKeys } from '../db/idempotency.js';
@@ -20,7 +19,8 @@ import { loginThrottle } from './auth.js';
 import { every, startBackground } from './background.js';
 import type { Config } from './config.js';
 import type { Deps } from './operations.js';
-import { databaseSessionStore, redisSessionStore } from './sessions.js';
+import { connectRedis } from './redis.js';
+import { sessionStore } from './sessions.js';
 
 export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
 
@@ -36,9 +36,9 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log?: (line: Record<string, unknown>) => void): Promise<RunningServer> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, keyPrefix: config.redisKeyPrefix }) : undefined;
   const writeLog = log ?? ((line: Record<string, unknown>) => console.error(JSON.stringify(line)));
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: writeLog });
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, log: writeLog }) : undefined;
   let background: ReturnType<typeof startBackground> | undefined;
   try {
     await migrateToLatest(database.db);
@@ -50,7 +50,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
     const deps: Deps = {
       config,
       db: database.db,
-      sessions: redis ? redisSessionStore(redis) : databaseSessionStore(database.db),
+      sessions: sessionStore({ db: database.db, redis, log: writeLog }),
       loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
       payments: background.provider,
       jobs: background.jobs,

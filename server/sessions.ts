@@ -1,13 +1,23 @@
 /**
  * Sign-in sessions. A token is 32 random bytes shown to the client once; only its
- * SHA-256 is stored, so a leaked store does not leak usable tokens. With Redis the
- * sessions live there (every server process sees a logout at once); without it they
- * live in the `sessions` table, which every process shares just the same.
- * Nothing is cached in process memory, so a revoked token fails on its next use.
+ * SHA-256 is stored, so a leaked store does not leak usable tokens.
+ *
+ * The `sessions` table is the source of truth, shared by every server process.
+ * With Redis, a cache sits in front of it: a signed-in request then costs a Redis
+ * read instead of a query. Redis is only ever a cache, so a Redis restart or
+ * outage signs nobody out: while it is unreachable, sessions are read from the
+ * table (the wait on Redis is bounded, server/redis.ts).
+ *
+ * A logout must end the token everywhere at once, so the cache is always dropped
+ * after the table: an entry that could not be dropped (Redis down) is dropped again
+ * when Redis is back, and no entry outlives SESSION_CACHE_SECONDS anyway. Nothing
+ * is cached in process memory, so a revoked token fails on its next use.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/index.js';
+import { deleteSession, deleteSessionsOfUser, findLiveSession, insertSession } from '../db/sessions.js';
+import { redisIsDown } from './redis.js';
 
 export interface SessionRecord {
   userId: string;
@@ -15,13 +25,21 @@ export interface SessionRecord {
 }
 
 export interface SessionStore {
-  readonly kind: 'redis' | 'database';
+  /** `database`: the table alone; `database+redis`: the table with Redis as its cache. */
+  readonly kind: 'database' | 'database+redis';
   create(userId: string, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }>;
   resolve(token: string): Promise<SessionRecord | null>;
   revoke(token: string): Promise<void>;
   /** Ends every session of a user, but the one whose token is given (if any). */
   revokeAllForUser(userId: string, keepToken?: string): Promise<void>;
 }
+
+/**
+ * How long Redis keeps a cached session at most. It bounds how long the cache can
+ * disagree with the table in the rare cases it may (a logout while Redis was down
+ * by a process that then died, a logout racing a cache fill).
+ */
+export const SESSION_CACHE_SECONDS = 60;
 
 const TOKEN_PREFIX = 'sbt_';
 
@@ -33,81 +51,118 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-export function databaseSessionStore(db: Db): SessionStore {
+export function sessionStore(options: { db: Db; redis?: Redis | undefined; log: (line: Record<string, unknown>) => void }): SessionStore {
+  const { db } = options;
+  const cache = options.redis ? sessionCache(options.redis, options.log) : undefined;
   return {
-    kind: 'database',
+    kind: cache ? 'database+redis' : 'database',
     async create(userId, ttlSeconds) {
       const token = newToken();
-      const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-      await db.transaction().execute(async (trx) => {
-        // Expired sessions are swept per user at sign-in, so the table cannot grow without bound.
-        await trx.deleteFrom('sessions').where('user_id', '=', userId).where('expires_at', '<=', new Date()).execute();
-        await trx.insertInto('sessions').values({ token_hash: hashToken(token), user_id: userId, expires_at: expiresAt }).execute();
-      });
-      return { token, expiresAt };
+      const session = { tokenHash: hashToken(token), userId, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
+      await insertSession(db, session);
+      // Warm, so that the next request finds it in Redis; a failure only costs that request a query.
+      await cache?.put(session);
+      return { token, expiresAt: session.expiresAt };
     },
     async resolve(token) {
-      const row = await db
-        .selectFrom('sessions')
-        .select(['user_id', 'expires_at'])
-        .where('token_hash', '=', hashToken(token))
-        .where('expires_at', '>', new Date())
-        .executeTakeFirst();
-      return row ? { userId: row.user_id, expiresAt: row.expires_at } : null;
+      const tokenHash = hashToken(token);
+      const cached = await cache?.get(tokenHash);
+      if (cached) return cached.expiresAt > new Date() ? cached : null;
+      const row = await findLiveSession(db, tokenHash);
+      if (!row) return null;
+      void cache?.put(row);
+      return { userId: row.userId, expiresAt: row.expiresAt };
     },
     async revoke(token) {
-      await db.deleteFrom('sessions').where('token_hash', '=', hashToken(token)).execute();
+      const tokenHash = hashToken(token);
+      const userId = await deleteSession(db, tokenHash);
+      await cache?.drop(userId, [tokenHash]);
     },
     async revokeAllForUser(userId, keepToken) {
-      let query = db.deleteFrom('sessions').where('user_id', '=', userId);
-      if (keepToken) query = query.where('token_hash', '!=', hashToken(keepToken));
-      await query.execute();
+      const keep = keepToken ? hashToken(keepToken) : undefined;
+      const ended = await deleteSessionsOfUser(db, userId, keep);
+      await cache?.drop(userId, ended, { allBut: keep });
     },
   };
 }
 
-export function redisSessionStore(redis: Redis): SessionStore {
+interface SessionCache {
+  /** The cached session, or undefined when it is not cached or Redis cannot say. */
+  get(tokenHash: string): Promise<SessionRecord | undefined>;
+  put(session: { tokenHash: string; userId: string; expiresAt: Date }): Promise<void>;
+  /** Drops these entries; with `allBut`, every entry of the user but that one (the user's index lists them). */
+  drop(userId: string | undefined, tokenHashes: string[], options?: { allBut: string | undefined }): Promise<void>;
+}
+
+/** Most cache drops remembered for when Redis is back; past it, SESSION_CACHE_SECONDS bounds the rest. */
+const MAX_PENDING_DROPS = 10_000;
+
+/**
+ * The Redis side: `session:<hash>` holds `{ user_id, expires_at }`, and
+ * `user-sessions:<user id>` the hashes cached for that user. Every method gives up
+ * quietly when Redis is down or slow: the table answers instead.
+ */
+function sessionCache(redis: Redis, log: (line: Record<string, unknown>) => void): SessionCache {
   const sessionKey = (hash: string) => `session:${hash}`;
   const userKey = (userId: string) => `user-sessions:${userId}`;
+  const pendingDrops = new Set<string>();
+
+  const failed = (what: string) => (err: unknown) => {
+    log({ level: 'warn', message: `session cache: ${what} failed; PostgreSQL answers instead`, error: String(err) });
+  };
+  const flushPendingDrops = () => {
+    if (pendingDrops.size === 0 || redisIsDown(redis)) return;
+    const hashes = [...pendingDrops];
+    pendingDrops.clear();
+    redis.del(...hashes.map(sessionKey)).catch((err: unknown) => {
+      for (const hash of hashes) if (pendingDrops.size < MAX_PENDING_DROPS) pendingDrops.add(hash);
+      failed('dropping sessions ended while Redis was down')(err);
+    });
+  };
+  redis.on('ready', flushPendingDrops);
+
   return {
-    kind: 'redis',
-    async create(userId, ttlSeconds) {
-      const token = newToken();
-      const hash = hashToken(token);
-      const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-      await redis
-        .multi()
-        .set(sessionKey(hash), JSON.stringify({ user_id: userId, expires_at: expiresAt.toISOString() }), 'EX', ttlSeconds)
-        .sadd(userKey(userId), hash)
-        .expire(userKey(userId), ttlSeconds, 'GT')
-        .exec();
-      // EXPIRE ... GT does nothing on a key without a TTL; give a fresh set one.
-      await redis.expire(userKey(userId), ttlSeconds, 'NX');
-      return { token, expiresAt };
-    },
-    async resolve(token) {
-      const raw = await redis.get(sessionKey(hashToken(token)));
-      if (!raw) return null;
+    async get(tokenHash) {
+      if (redisIsDown(redis)) return undefined;
+      // Redis answers again (perhaps without having reconnected, after a stall): drop what is owed first.
+      flushPendingDrops();
+      const raw = await redis.get(sessionKey(tokenHash)).catch(failed('read'));
+      if (!raw) return undefined;
       const parsed = JSON.parse(raw) as { user_id: string; expires_at: string };
-      const expiresAt = new Date(parsed.expires_at);
-      return expiresAt > new Date() ? { userId: parsed.user_id, expiresAt } : null;
+      return { userId: parsed.user_id, expiresAt: new Date(parsed.expires_at) };
     },
-    async revoke(token) {
-      const hash = hashToken(token);
-      const raw = await redis.get(sessionKey(hash));
-      const multi = redis.multi().del(sessionKey(hash));
-      if (raw) multi.srem(userKey((JSON.parse(raw) as { user_id: string }).user_id), hash);
-      await multi.exec();
-    },
-    async revokeAllForUser(userId, keepToken) {
-      const keep = keepToken ? hashToken(keepToken) : undefined;
-      const hashes = (await redis.smembers(userKey(userId))).filter((hash) => hash !== keep);
-      if (hashes.length === 0) return;
+    async put({ tokenHash, userId, expiresAt }) {
+      const seconds = Math.min(SESSION_CACHE_SECONDS, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+      if (seconds <= 0 || redisIsDown(redis)) return;
       await redis
         .multi()
-        .del(...hashes.map(sessionKey))
-        .srem(userKey(userId), ...hashes)
-        .exec();
+        // NX: a fill never overwrites; a drop always deletes.
+        .set(sessionKey(tokenHash), JSON.stringify({ user_id: userId, expires_at: expiresAt.toISOString() }), 'EX', seconds, 'NX')
+        .sadd(userKey(userId), tokenHash)
+        // The index lives as long as its longest-lived entry: GT extends it, NX gives a new set its first TTL.
+        .expire(userKey(userId), seconds, 'GT')
+        .expire(userKey(userId), seconds, 'NX')
+        .exec()
+        .then(() => undefined, failed('write'));
+    },
+    async drop(userId, tokenHashes, options) {
+      const remember = () => {
+        for (const hash of tokenHashes) if (pendingDrops.size < MAX_PENDING_DROPS) pendingDrops.add(hash);
+      };
+      if (redisIsDown(redis)) return remember();
+      try {
+        const hashes = new Set(tokenHashes);
+        if (options && userId) {
+          for (const hash of await redis.smembers(userKey(userId))) if (hash !== options.allBut) hashes.add(hash);
+        }
+        if (hashes.size === 0) return;
+        const multi = redis.multi().del(...[...hashes].map(sessionKey));
+        if (userId) multi.srem(userKey(userId), ...hashes);
+        await multi.exec();
+      } catch (err) {
+        remember();
+        failed('drop')(err);
+      }
     },
   };
 }

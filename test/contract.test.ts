@@ -84,7 +84,7 @@ describe('the served contract', () => {
     expect(await ready.json()).toEqual({
       status: 'ok',
       checks: { database: 'ok', redis: 'ok' },
-      sessions: 'redis',
+      sessions: 'database+redis',
       payments: { provider: 'local' },
       // Other tests of this file may have jobs in flight; none may have failed for good.
       jobs: { runner: 'bee-queue', waiting: expect.any(Number), failed: 0 },
