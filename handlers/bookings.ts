@@ -5,8 +5,9 @@
  * the refund its property's policy allows.
  *
  * Overlapping stays are refused by the database (the exclusion constraint
- * bookings_no_overlap, mapped to 409 dates_unavailable in server/errors.ts);
- * this file checks the rules a listing sets and who may see and change what.
+ * bookings_no_overlap, mapped to 409 dates_unavailable in server/errors.ts).
+ * Who may see and change what is decided in ./access.ts; the price, the
+ * listing's rules for a stay and the refund policy in ./bookings/rules.ts.
  */
 import {
   expireLapsedHolds,

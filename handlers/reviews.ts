@@ -8,7 +8,7 @@
  * ever (23505 on reviews_booking_id_key, mapped to 409 already_reviewed in
  * server/errors.ts), the author being the booking's guest, and the property's
  * rating aggregates, moved by a trigger in the same transaction as each write.
- * This file checks who may do what, and when.
+ * Who may do what is decided in ./access.ts, and when in ./reviews/rules.ts (the window).
  */
 import {
   contextOf,
