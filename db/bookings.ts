@@ -61,6 +61,11 @@ export async function findBookingById(db: Db | Tx, id: string): Promise<BookingW
   return selectBookingWithListing(db, id).executeTakeFirst();
 }
 
+/** Who booked a booking (its guest), or undefined when there is no such booking. */
+export async function findBookingGuestId(db: Db | Tx, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('bookings').select('guest_id').where('id', '=', id).executeTakeFirst())?.guest_id;
+}
+
 /** The booking, locked until the transaction ends, so a concurrent change waits for this one. */
 export async function lockBooking(trx: Tx, id: string): Promise<BookingWithListing | undefined> {
   return selectBookingWithListing(trx, id).forUpdate('bookings').executeTakeFirst();
@@ -109,6 +114,15 @@ export async function insertPendingBooking(trx: Tx, row: NewBooking, holdSeconds
     .returning(bookingColumns)
     .returning(effectiveStatus.as('status'))
     .executeTakeFirstOrThrow();
+}
+
+/**
+ * A booking written as it already stands (confirmed or completed, with its own
+ * timestamps): history, as the demo data brings it. The API itself makes
+ * bookings only through insertPendingBooking.
+ */
+export async function insertSettledBooking(trx: Tx, row: NewBooking & { status: 'confirmed' | 'completed' }): Promise<BookingRow> {
+  return trx.insertInto('bookings').values(row).returning(bookingColumns).returning(effectiveStatus.as('status')).executeTakeFirstOrThrow();
 }
 
 export async function updateBookingRow(trx: Tx, id: string, changes: Updateable<Bookings>): Promise<BookingRow> {

@@ -22,6 +22,15 @@ export async function insertPayment(trx: Tx, values: Insertable<Payments>): Prom
   return trx.insertInto('payments').values(values).returningAll().executeTakeFirstOrThrow();
 }
 
+/**
+ * A payment recorded from the provider's word rather than by createPayment (see
+ * server/payments/settle.ts). Nothing happens when its id exists: inserting by
+ * that id also waits for a createPayment still in flight with it.
+ */
+export async function insertPaymentIfAbsent(trx: Tx, values: Insertable<Payments>): Promise<void> {
+  await trx.insertInto('payments').values(values).onConflict((oc) => oc.column('id').doNothing()).execute();
+}
+
 export async function findPaymentById(db: Db | Tx, id: string): Promise<PaymentRow | undefined> {
   return db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
 }
@@ -142,11 +151,11 @@ export async function findOwedRefunds(db: Db, limit = 100): Promise<RefundRow[]>
 }
 
 /**
- * The refund succeeded: the refund, its payment (refunded amount and status) and,
- * for a cancellation, its booking's refund status change together. Returned with
- * its payer, who is told; undefined when it had succeeded already (a repeated report).
+ * The refund succeeded: the refund and, for a cancellation, its booking's refund
+ * status change together; undefined when it had succeeded already (a repeated
+ * report). Its payment is updated by recordPaymentRefunded.
  */
-export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference: string): Promise<(RefundRow & { payer_id: string }) | undefined> {
+export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference: string): Promise<RefundRow | undefined> {
   const done = await trx
     .updateTable('refunds')
     .set({ status: 'succeeded', provider_reference: reference, succeeded_at: now, failure_code: null, failure_message: null })
@@ -154,21 +163,20 @@ export async function markRefundSucceeded(trx: Tx, refund: RefundRow, reference:
     .where('status', '!=', 'succeeded')
     .returningAll()
     .executeTakeFirst();
-  if (!done) return undefined;
-  const { payer_id } = await trx
-    .updateTable('payments')
-    .set({
-      refunded_amount: sql`refunded_amount + ${done.amount}`,
-      status: sql`case when refunded_amount + ${done.amount} = amount then 'refunded' else 'partially_refunded' end`,
-      refunded_at: now,
-    })
-    .where('id', '=', done.payment_id)
-    .returning('payer_id')
-    .executeTakeFirstOrThrow();
-  if (done.reason === 'cancellation') {
+  if (done && done.reason === 'cancellation') {
     await trx.updateTable('bookings').set({ refund_status: 'succeeded' }).where('id', '=', done.booking_id).execute();
   }
-  return { ...done, payer_id };
+  return done;
+}
+
+/** A payment (locked by the caller) after a refund of it succeeded: what has gone back, and its status. */
+export async function recordPaymentRefunded(
+  trx: Tx,
+  id: string,
+  refundedAmount: number,
+  status: 'refunded' | 'partially_refunded',
+): Promise<void> {
+  await trx.updateTable('payments').set({ refunded_amount: refundedAmount, status, refunded_at: now }).where('id', '=', id).execute();
 }
 
 /**

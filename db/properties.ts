@@ -9,9 +9,26 @@ import { isFreeFor } from './bookings.js';
 
 export type PropertyRow = Selectable<Properties>;
 export type PropertySearchRow = PropertyRow & { distance_km: number | null };
+export type NewProperty = Insertable<Properties>;
 
 export async function insertProperty(db: Db | Tx, row: Insertable<Properties>): Promise<PropertyRow> {
   return db.insertInto('properties').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Several listings at once (the demo data and generated benchmark listings). */
+export async function insertProperties(db: Db | Tx, rows: NewProperty[]): Promise<PropertyRow[]> {
+  if (rows.length === 0) return [];
+  return db.insertInto('properties').values(rows).returningAll().execute();
+}
+
+/** How many listings a host has, withdrawn ones included. */
+export async function countPropertiesOfHost(db: Db | Tx, hostId: string): Promise<number> {
+  const { count } = await db
+    .selectFrom('properties')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('count'))
+    .where('host_id', '=', hostId)
+    .executeTakeFirstOrThrow();
+  return count;
 }
 
 /** A listed (not deleted) property by id. */

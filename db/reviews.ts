@@ -4,9 +4,9 @@
  *
  * Nothing here writes a property's `rating_sum` or `review_count`: the trigger
  * reviews_keep_property_ratings moves them with every write of a review, in the
- * writer's transaction (see the reviews migration). Whether a stay's review
- * window is open is decided in SQL by the database's clock, like a booking's
- * status, so every server process agrees.
+ * writer's transaction (see the reviews migration). Reviews are read with their
+ * stay's check-out and the database's "today", from which handlers/reviews/rules.ts
+ * decides the review window, so every server process agrees.
  *
  * Only live reviews are ever read: a deleted review is a tombstone (no rating,
  * no text) that only keeps its booking from being reviewed again.
@@ -22,10 +22,10 @@ export interface ReviewContext {
   /** The author's name as it is now ('Deleted user' once the account is gone). */
   author_name: string;
   host_id: string;
-  /** The last day of the review window: the stay's check-out plus the window's days. */
-  editable_until: string;
-  /** Whether today (UTC, by the database's clock) is on or before editable_until. */
-  window_open: boolean;
+  /** The stay's check-out, from which its review window runs (handlers/reviews/rules.ts). */
+  check_out: string;
+  /** Today's UTC date by the database's clock, so that every process judges the window alike. */
+  today: string;
 }
 
 type StoredReview = Omit<Selectable<Reviews>, 'rating' | 'comment' | 'deleted_at' | 'deleted_by'>;
@@ -39,39 +39,31 @@ const reviewColumns = [
 ] as const;
 
 /** The context columns, for a query that has joined `bookings`, the author as `users` and `properties`. */
-function contextColumns(windowDays: number) {
-  const lastDay = sql<string>`(bookings.check_out + ${windowDays}::integer)`;
-  return [
-    'users.name as author_name',
-    'properties.host_id',
-    lastDay.as('editable_until'),
-    sql<boolean>`(${today} <= ${lastDay})`.as('window_open'),
-  ] as const;
-}
+const contextColumns = ['users.name as author_name', 'properties.host_id', 'bookings.check_out', today.as('today')] as const;
 
 export function contextOf(row: ReviewContext): ReviewContext {
-  return { author_name: row.author_name, host_id: row.host_id, editable_until: row.editable_until, window_open: row.window_open };
+  return { author_name: row.author_name, host_id: row.host_id, check_out: row.check_out, today: row.today };
 }
 
-function selectReviews(db: Db | Tx, windowDays: number) {
+function selectReviews(db: Db | Tx) {
   return db
     .selectFrom('reviews')
     .innerJoin('bookings', 'bookings.id', 'reviews.booking_id')
     .innerJoin('users', 'users.id', 'reviews.author_id')
     .innerJoin('properties', 'properties.id', 'reviews.property_id')
     .select(reviewColumns)
-    .select(contextColumns(windowDays))
+    .select(contextColumns)
     .where('reviews.deleted_at', 'is', null)
     .$narrowType<{ rating: number; comment: string }>();
 }
 
-export async function findReviewById(db: Db | Tx, id: string, windowDays: number): Promise<ReviewRow | undefined> {
-  return selectReviews(db, windowDays).where('reviews.id', '=', id).executeTakeFirst();
+export async function findReviewById(db: Db | Tx, id: string): Promise<ReviewRow | undefined> {
+  return selectReviews(db).where('reviews.id', '=', id).executeTakeFirst();
 }
 
 /** The review, locked until the transaction ends, so concurrent changes of it queue behind this one. */
-export async function lockReview(trx: Tx, id: string, windowDays: number): Promise<ReviewRow | undefined> {
-  return selectReviews(trx, windowDays).where('reviews.id', '=', id).forUpdate('reviews').executeTakeFirst();
+export async function lockReview(trx: Tx, id: string): Promise<ReviewRow | undefined> {
+  return selectReviews(trx).where('reviews.id', '=', id).forUpdate('reviews').executeTakeFirst();
 }
 
 export interface ReviewListOptions {
@@ -80,12 +72,11 @@ export interface ReviewListOptions {
   /** created_at and id of the last row of the previous page. */
   after?: { createdAt: string; id: string };
   limit: number;
-  windowDays: number;
 }
 
 /** Live reviews, newest first; each filter is answered by its own partial index. */
 export async function listReviews(db: Db, options: ReviewListOptions): Promise<ReviewRow[]> {
-  let query = selectReviews(db, options.windowDays);
+  let query = selectReviews(db);
   if (options.propertyId) query = query.where('reviews.property_id', '=', options.propertyId);
   if (options.authorId) query = query.where('reviews.author_id', '=', options.authorId);
   if (options.after) {
@@ -95,16 +86,16 @@ export async function listReviews(db: Db, options: ReviewListOptions): Promise<R
   return query.orderBy('reviews.created_at', 'desc').orderBy('reviews.id', 'desc').limit(options.limit + 1).execute();
 }
 
-/** A booking as reviewing it needs it: its guest (the author), listing, status a client sees, and window. */
-export type BookingToReview = { id: string; guest_id: string; property_id: string; check_out: string; status: BookingStatus } & ReviewContext;
+/** A booking as reviewing it needs it: its guest (the author), listing, the status a client sees, and check-out. */
+export type BookingToReview = { id: string; guest_id: string; property_id: string; status: BookingStatus } & ReviewContext;
 
-export async function findBookingToReview(db: Db | Tx, bookingId: string, windowDays: number): Promise<BookingToReview | undefined> {
+export async function findBookingToReview(db: Db | Tx, bookingId: string): Promise<BookingToReview | undefined> {
   return db
     .selectFrom('bookings')
     .innerJoin('users', 'users.id', 'bookings.guest_id')
     .innerJoin('properties', 'properties.id', 'bookings.property_id')
     .select(['bookings.id', 'bookings.guest_id', 'bookings.property_id', 'bookings.check_out', effectiveStatus.as('status')])
-    .select(contextColumns(windowDays))
+    .select(contextColumns)
     .where('bookings.id', '=', bookingId)
     .executeTakeFirst();
 }
@@ -127,6 +118,11 @@ export type NewReview = Pick<Insertable<Reviews>, 'booking_id' | 'property_id' |
 /** 23505 on reviews_booking_id_key when the booking already has (or had) a review. */
 export async function insertReview(trx: Tx, row: NewReview): Promise<LiveReview> {
   return trx.insertInto('reviews').values(row).returning(reviewColumns).$narrowType<{ rating: number; comment: string }>().executeTakeFirstOrThrow();
+}
+
+/** A review written as it already stands (with its own timestamps and reply): history, as the demo data brings it. */
+export async function insertReviewRecord(trx: Tx, row: Insertable<Reviews>): Promise<void> {
+  await trx.insertInto('reviews').values(row).execute();
 }
 
 export async function updateReviewRow(trx: Tx, id: string, changes: Pick<Updateable<Reviews>, 'rating' | 'comment'>): Promise<LiveReview> {

@@ -12,9 +12,19 @@ export async function insertUser(db: Db | Tx, row: Insertable<Users>): Promise<U
   return db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
+/** Several users at once (the demo data). */
+export async function insertUsers(db: Db | Tx, rows: Insertable<Users>[]): Promise<UserRow[]> {
+  return db.insertInto('users').values(rows).returningAll().execute();
+}
+
 /** A live (not deleted) user by id. */
 export async function findUserById(db: Db | Tx, id: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+/** A live user's id and role: who a session's token speaks for. */
+export async function findUserRole(db: Db | Tx, id: string): Promise<Pick<UserRow, 'id' | 'role'> | undefined> {
+  return db.selectFrom('users').select(['id', 'role']).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
 /** A live user by email, compared case-insensitively (the unique index is on lower(email)). */

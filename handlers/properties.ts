@@ -18,51 +18,15 @@ import {
   sortValueOf,
   updateProperty,
   withdrawProperty,
-  type PropertyRow,
   type PropertySearchRow,
 } from '../db/properties.js';
-import type { Availability, Property } from '../generated/client/types.gen.js';
-import { isAdmin, type AuthUser } from '../server/auth.js';
+import type { Availability } from '../generated/client/types.gen.js';
 import { daysBetween, nightsOf, utcToday } from '../server/dates.js';
 import { ApiError, invalidFields, type FieldError } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
-
-export function propertyRowToProperty(row: PropertyRow & { distance_km?: number | null }): Property {
-  return {
-    id: row.id,
-    host_id: row.host_id,
-    name: row.name,
-    description: row.description,
-    city: row.city,
-    country: row.country,
-    latitude: row.latitude,
-    longitude: row.longitude,
-    price_per_night: row.price_per_night,
-    currency: row.currency as Property['currency'],
-    cleaning_fee: row.cleaning_fee,
-    max_guests: row.max_guests,
-    bedrooms: row.bedrooms,
-    amenities: row.amenities as Property['amenities'],
-    photos: row.photos,
-    cancellation_policy: row.cancellation_policy as Property['cancellation_policy'],
-    min_nights: row.min_nights,
-    max_nights: row.max_nights,
-    // Kept as integers in the database; the average is rounded to two decimals only here.
-    rating_average: row.review_count > 0 ? Math.round((row.rating_sum * 100) / row.review_count) / 100 : null,
-    review_count: row.review_count,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-    ...(row.distance_km != null ? { distance_km: Math.round(row.distance_km * 1000) / 1000 } : {}),
-  };
-}
-
-/** The listing a host or admin means to change: 404 if it is not listed, 403 if it is not theirs. */
-function managedBy(row: PropertyRow | undefined, auth: AuthUser): PropertyRow {
-  if (!row) throw new ApiError('not_found', 'No such property.');
-  if (row.host_id !== auth.id && !isAdmin(auth)) throw new ApiError('forbidden', 'Only the listing\'s host or an admin may change it.');
-  return row;
-}
+import { mayListProperty, mayManageProperty, permit } from './access.js';
+import { propertyRowToProperty } from './presenters.js';
 
 const MAX_CALENDAR_NIGHTS = 366;
 
@@ -163,8 +127,7 @@ export const propertyHandlers: ResourceHandlers<
   },
 
   async createProperty({ body }, ctx) {
-    const auth = caller(ctx);
-    if (auth.role === 'guest') throw new ApiError('forbidden', 'Only hosts and admins may list properties.');
+    const auth = permit(mayListProperty(caller(ctx)));
     assertNightLimits(body, { min_nights: 1, max_nights: 365 });
     const row = await insertProperty(ctx.deps.db, { ...body, host_id: auth.id });
     return { status: 201, body: propertyRowToProperty(row), headers: { Location: `/properties/${row.id}` } };
@@ -177,7 +140,7 @@ export const propertyHandlers: ResourceHandlers<
   },
 
   async updateProperty({ path, body }, ctx) {
-    const current = managedBy(await findPropertyById(ctx.deps.db, path.property_id), caller(ctx));
+    const current = permit(mayManageProperty(caller(ctx), await findPropertyById(ctx.deps.db, path.property_id)));
     assertNightLimits(body, current);
     const row = await updateProperty(ctx.deps.db, current.id, body);
     if (!row) throw new ApiError('not_found', 'No such property.');
@@ -188,7 +151,7 @@ export const propertyHandlers: ResourceHandlers<
     const auth = caller(ctx);
     await ctx.deps.db.transaction().execute(async (trx) => {
       // Locked, so no stay can be booked between the check and the withdrawal.
-      const listing = managedBy(await lockListing(trx, path.property_id), auth);
+      const listing = permit(mayManageProperty(auth, await lockListing(trx, path.property_id)));
       if (await hasUpcomingStays(trx, listing.id)) {
         throw new ApiError('property_has_upcoming_stays', 'The property has pending or confirmed stays that have not ended; cancel them first.');
       }
@@ -210,7 +173,7 @@ export const propertyHandlers: ResourceHandlers<
     if (body.from < utcToday()) throw invalidFields([{ path: 'body.from', message: 'must not be in the past' }], 'Past nights cannot be changed.');
     return ctx.deps.db.transaction().execute(async (trx) => {
       // Locked like createBooking locks it, so a night cannot be booked and blocked at once.
-      const listing = managedBy(await lockListing(trx, path.property_id), auth);
+      const listing = permit(mayManageProperty(auth, await lockListing(trx, path.property_id)));
       if (body.blocked) {
         const held = await findHeldStays(trx, listing.id, body.from, body.to);
         if (held.length > 0) {

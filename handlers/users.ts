@@ -2,62 +2,33 @@
  * Users: sign-up, profiles, and account removal. Public profiles hide email and
  * phone from everyone but the user themself and admins.
  */
-import argon2 from 'argon2';
 import { hasUpcomingStaysOfUser } from '../db/bookings.js';
-import { anonymizeUser, findUserById, insertUser, listUsers, updateUser, type UserRow } from '../db/users.js';
-import type { User } from '../generated/client/types.gen.js';
-import { isAdmin, type AuthUser } from '../server/auth.js';
+import { anonymizeUser, findUserById, insertUser, listUsers, updateUser } from '../db/users.js';
+import type { AuthUser } from '../server/auth.js';
 import { ApiError, invalidFields } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
-
-/** argon2id with the library's defaults (64 MiB, 3 passes): memory-hard, per the contract. */
-export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, { type: argon2.argon2id });
-}
-
-export function userRowToUser(row: UserRow, viewer: AuthUser | null): User {
-  const user: User = {
-    id: row.id,
-    role: row.role as User['role'],
-    name: row.name,
-    bio: row.bio,
-    avatar_url: row.avatar_url,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
-  if (viewer && (viewer.id === row.id || isAdmin(viewer))) {
-    user.email = row.email ?? undefined;
-    user.phone = row.phone;
-  }
-  return user;
-}
-
-/** The target of a self-or-admin operation, or the refusal: 404 if it does not exist, 403 if not yours. */
-async function ownAccount(db: Parameters<typeof findUserById>[0], auth: AuthUser, userId: string): Promise<UserRow> {
-  const row = await findUserById(db, userId);
-  if (!row) throw new ApiError('not_found', 'No such user.');
-  if (row.id !== auth.id && !isAdmin(auth)) throw new ApiError('forbidden', 'Only the user themself or an admin may do this.');
-  return row;
-}
+import { hashPassword, verifyPassword } from '../server/passwords.js';
+import { mayListUsers, mayManageAccount, mustProveCurrentPassword, permit } from './access.js';
+import { userRowToUser } from './presenters.js';
 
 export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getUser' | 'getCurrentUser' | 'updateUser' | 'deleteUser'> = {
   async registerUser({ body }, { deps }) {
     const row = await insertUser(deps.db, {
       email: body.email.toLowerCase(),
-      password_hash: await hashPassword(body.password),
+      password_hash: await hashPassword(body.password, deps.config.passwordHashProfile),
       role: body.role ?? 'guest',
       name: body.name,
       phone: body.phone ?? null,
       bio: body.bio ?? null,
       avatar_url: body.avatar_url ?? null,
     });
-    const self: AuthUser = { id: row.id, role: row.role as AuthUser['role'], token: '' };
+    const self: AuthUser = { id: row.id, role: row.role, token: '' };
     return { status: 201, body: userRowToUser(row, self), headers: { Location: `/users/${row.id}` } };
   },
 
   async listUsers({ query }, ctx) {
-    if (!isAdmin(caller(ctx))) throw new ApiError('forbidden', 'Only admins may list users.');
+    permit(mayListUsers(caller(ctx)));
     const limit = query.limit ?? 20;
     const after = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows = await listUsers(ctx.deps.db, {
@@ -86,8 +57,8 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
 
   async updateUser({ path, body }, ctx) {
     const auth = caller(ctx);
-    const { db, sessions } = ctx.deps;
-    const target = await ownAccount(db, auth, path.user_id);
+    const { db, sessions, config } = ctx.deps;
+    const target = permit(mayManageAccount(auth, await findUserById(db, path.user_id)));
     const { password, current_password, email, ...profile } = body;
 
     if (current_password !== undefined && password === undefined) {
@@ -98,19 +69,18 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
     }
     let passwordHash: string | undefined;
     if (password !== undefined) {
-      // Admins may reset another user's password; everyone proves they know their own.
-      if (target.id === auth.id) {
+      if (mustProveCurrentPassword(auth, target)) {
         if (current_password === undefined) {
           throw invalidFields(
             [{ path: 'body.current_password', message: 'is required to change the password' }],
             'Changing your password needs your current password.',
           );
         }
-        if (!target.password_hash || !(await argon2.verify(target.password_hash, current_password))) {
+        if (!(await verifyPassword(target.password_hash, current_password, config.passwordHashProfile))) {
           throw new ApiError('current_password_incorrect');
         }
       }
-      passwordHash = await hashPassword(password);
+      passwordHash = await hashPassword(password, config.passwordHashProfile);
     }
 
     const row = await updateUser(db, target.id, {
@@ -127,7 +97,7 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
   async deleteUser({ path }, ctx) {
     const auth = caller(ctx);
     const { db, sessions } = ctx.deps;
-    const target = await ownAccount(db, auth, path.user_id);
+    const target = permit(mayManageAccount(auth, await findUserById(db, path.user_id)));
     const removed = await db.transaction().execute(async (trx) => {
       const anonymized = await anonymizeUser(trx, target.id);
       // Checked after the listings are withdrawn (their rows now locked by this transaction),

@@ -6,7 +6,7 @@
  */
 import { openDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from '../db/seed.js';
+import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from '../server/demo-data.js';
 import { loadConfig } from '../server/config.js';
 
 const args = process.argv.slice(2);
@@ -23,7 +23,7 @@ const where = database.kind === 'postgres' ? 'PostgreSQL' : `PGlite (${config.da
 try {
   await migrateToLatest(database.db);
   const started = Date.now();
-  const result = await seedDemoData(database.db, { extraProperties, bookings: config });
+  const result = await seedDemoData(database.db, { extraProperties, bookings: config, passwordHashProfile: config.passwordHashProfile });
   if (result.created) {
     console.log(`${where}: demo data inserted; sign in with password "${DEMO_PASSWORD}" as:`);
     for (const user of DEMO_USERS) console.log(`  ${user.email} (${user.role})`);

@@ -22,6 +22,7 @@ import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { createClient, createConfig } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Payment, Problem } from '../generated/client/types.gen.js';
+import { paymentStatusAfterRefund } from '../handlers/bookings/rules.js';
 import { utcToday } from '../server/dates.js';
 import { formatMoney } from '../server/mail.js';
 import {
@@ -126,9 +127,9 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
   }, JOB_WAIT_MS);
   check(settled?.refund?.status === 'succeeded', `GET /bookings/${stay.id} (polled): refund ${settled?.refund?.status ?? `still pending after ${JOB_WAIT_MS / 1000} s`}`);
   const refundedPayment = need((await api.getPayment({ client, auth: guest.token, path: { payment_id: payment.id } })).data, 'reading the payment');
-  const whole = expected.amount === payment.amount;
+  const status = paymentStatusAfterRefund(payment, expected.amount);
   say(`GET /payments/${payment.id}: ${refundedPayment.status}, refunded_amount ${formatMoney(refundedPayment.refunded_amount, refundedPayment.currency)} of ${formatMoney(refundedPayment.amount, refundedPayment.currency)}`);
-  check(refundedPayment.refunded_amount === expected.amount && refundedPayment.status === (whole ? 'refunded' : 'partially_refunded'), `${whole ? 'refunded' : 'partially_refunded'}, refunded_amount ${formatMoney(expected.amount, payment.currency)}`);
+  check(refundedPayment.refunded_amount === expected.amount && refundedPayment.status === status, `${status}, refunded_amount ${formatMoney(expected.amount, payment.currency)}`);
   const refund = refundedPayment.refunds[0];
   check(refundedPayment.refunds.length === 1 && refund?.status === 'succeeded' && refund.reason === 'cancellation' && refund.amount === expected.amount, `one refund, succeeded, reason cancellation (${refund?.provider_reference})`);
   const refundEmail = await waitForEmail(outboxDir, 'refund_issued', stay.id);

@@ -20,7 +20,8 @@ import { pathToFileURL } from 'node:url';
 import { createClient, createConfig, type Client } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Problem, Property, Review } from '../generated/client/types.gen.js';
-import { addDays, utcToday } from '../server/dates.js';
+import { reviewWindow } from '../handlers/reviews/rules.js';
+import { utcToday } from '../server/dates.js';
 import { problemOf, reporter } from './walk-support.js';
 
 const DEMO_PASSWORD = 'demo-password';
@@ -82,7 +83,8 @@ export async function walkReviews(baseUrl: string, options: ReviewsWalkOptions =
   };
   const readListing = async (propertyId: string) => need(await api.getProperty({ client, path: { property_id: propertyId } }), 'reading the listing');
   const today = utcToday();
-  const windowStart = addDays(today, -windowDays);
+  // The API's own rule (handlers/reviews/rules.ts), with this walk's idea of the server's window.
+  const windowOf = (stay: Booking) => reviewWindow(stay.check_out, windowDays, today);
 
   step(1, 'Sign in as the demo guest, and as the demo hosts');
   const guest = await signIn('guest@example.com');
@@ -101,14 +103,14 @@ export async function walkReviews(baseUrl: string, options: ReviewsWalkOptions =
   const listings = new Map<string, Property>();
   for (const stay of unreviewed) listings.set(stay.property_id, await readListing(stay.property_id));
   for (const stay of unreviewed) {
-    const open = stay.check_out >= windowStart;
-    say(`"${listings.get(stay.property_id)!.name}", ${stay.check_in} to ${stay.check_out}: ${open ? `can be reviewed until ${addDays(stay.check_out, windowDays)}` : 'its review window has closed'}`);
+    const window = windowOf(stay);
+    say(`"${listings.get(stay.property_id)!.name}", ${stay.check_in} to ${stay.check_out}: ${window.open ? `can be reviewed until ${window.lastDay}` : 'its review window has closed'}`);
   }
   say(`${plural(completed.length, 'finished stay')}, ${mine.length} reviewed already`);
   // The most recent stay in the window, on a demo host's listing (host@example.com's first) so that its host can reply.
   const hostRank = (stay: Booking) => DEMO_HOSTS.indexOf(hosts.get(listings.get(stay.property_id)!.host_id)?.user.email ?? '');
   const candidates = unreviewed
-    .filter((stay) => stay.check_out >= windowStart && hostRank(stay) >= 0)
+    .filter((stay) => windowOf(stay).open && hostRank(stay) >= 0)
     .sort((a, b) => hostRank(a) - hostRank(b) || b.check_out.localeCompare(a.check_out));
   const stay = candidates[0];
   if (!stay) {
@@ -129,7 +131,7 @@ export async function walkReviews(baseUrl: string, options: ReviewsWalkOptions =
   const review = need(created, 'reviewing the stay');
   say(`${created.response.status}; Location ${created.response.headers.get('location')}`);
   check(created.response.status === 201 && review.author_id === guest.user.id && review.rating === 5 && review.host_reply === null, `201, a review by ${review.author_name}, rating 5, no reply yet`);
-  check(review.editable_until === addDays(stay.check_out, windowDays), `editable until ${review.editable_until}, ${windowDays} days after check-out`);
+  check(review.editable_until === windowOf(stay).lastDay, `editable until ${review.editable_until}, ${windowDays} days after check-out`);
 
   step(5, "See the listing's average and count change");
   const after = await readListing(before.id);
@@ -153,7 +155,7 @@ export async function walkReviews(baseUrl: string, options: ReviewsWalkOptions =
   check(early.response.status === 422 && codeOf(early) === 'invalid_state', 'refused with 422 invalid_state: only a completed stay can be reviewed');
 
   step(8, `Try to review a stay that checked out more than ${windowDays} days ago`);
-  const closed = unreviewed.filter((b) => b.check_out < windowStart).sort((a, b) => a.check_out.localeCompare(b.check_out))[0];
+  const closed = unreviewed.filter((b) => !windowOf(b).open).sort((a, b) => a.check_out.localeCompare(b.check_out))[0];
   if (closed) {
     say(`"${listings.get(closed.property_id)!.name}", checked out on ${closed.check_out}`);
     const late = await api.createReview({ client, auth: guest.token, body: { booking_id: closed.id, rating: 4, comment: 'Better late than never.' } });

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import type { Client } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Problem, Property } from '../generated/client/types.gen.js';
+import { guestRefundShare, percentOf, refundFor } from '../handlers/bookings/rules.js';
 import { addDays, daysBetween } from '../server/dates.js';
 import { formatMoney } from '../server/mail.js';
 
@@ -49,22 +50,13 @@ export function need<T>(value: T | undefined, what: string, result?: { response:
   return value;
 }
 
-/** Half up to a whole minor unit, as the spec's PriceBreakdown says: computed here independently of the server. */
-export const percent = (amount: number, pct: number) => Math.floor((amount * pct + 50) / 100);
-
-/** What the guest gets back on cancelling a paid stay, per the spec's CancellationPolicy description. */
+/** What the guest gets back on cancelling a paid stay: the API's own policy (handlers/bookings/rules.ts), with the tier it used in words. */
 export function expectedRefund(booking: Booking, policy: Property['cancellation_policy'], today: string): { amount: number; why: string } {
-  const refundable = booking.price.total - booking.price.service_fee;
   const days = daysBetween(today, booking.check_in);
-  const ahead = `${days} days before check-in`;
-  switch (policy) {
-    case 'flexible':
-      return days >= 1 ? { amount: refundable, why: `flexible, ${ahead}: the total less the service fee` } : { amount: 0, why: `flexible, ${ahead}: nothing` };
-    case 'moderate':
-      return days >= 5 ? { amount: refundable, why: `moderate, ${ahead}: the total less the service fee` } : { amount: percent(refundable, 50), why: `moderate, ${ahead}: half of the total less the service fee` };
-    case 'strict':
-      return days >= 7 ? { amount: percent(refundable, 50), why: `strict, ${ahead}: half of the total less the service fee` } : { amount: 0, why: `strict, ${ahead}: nothing` };
-  }
+  const share = guestRefundShare(policy, days);
+  const what = { 10_000: 'the total less the service fee', 5_000: 'half of the total less the service fee', 0: 'nothing' }[share] ?? `${share / 100}% of the total less the service fee`;
+  const amount = refundFor({ total: booking.price.total, service_fee: booking.price.service_fee, check_in: booking.check_in }, policy, 'guest', today);
+  return { amount, why: `${policy}, ${days} days before check-in: ${what}` };
 }
 
 export function printPrice(report: Report, booking: Booking): void {
@@ -76,7 +68,7 @@ export function printPrice(report: Report, booking: Booking): void {
   say(`${'service fee'.padEnd(28)}${m(p.service_fee)}`);
   say(`${'total'.padEnd(28)}${m(p.total)}`);
   check(p.subtotal === p.nights * p.nightly_rate, `subtotal = ${p.nights} × ${formatMoney(p.nightly_rate, p.currency)}`);
-  check(p.service_fee === percent(p.subtotal + p.cleaning_fee, 10), `service fee = 10% of ${formatMoney(p.subtotal + p.cleaning_fee, p.currency)} (subtotal + cleaning), rounded half up`);
+  check(p.service_fee === percentOf(p.subtotal + p.cleaning_fee, 1_000), `service fee = 10% of ${formatMoney(p.subtotal + p.cleaning_fee, p.currency)} (subtotal + cleaning), rounded half up`);
   check(p.total === p.subtotal + p.cleaning_fee + p.service_fee, 'total = subtotal + cleaning fee + service fee');
 }
 

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/index.js';
 import type { UserRole } from '../generated/client/types.gen.js';
+import { findUserRole } from '../db/users.js';
 import { ApiError } from './errors.js';
 import { redisIsDown } from './redis.js';
 import type { SessionStore } from './sessions.js';
@@ -33,18 +34,9 @@ export async function authenticate(
   const token = match[1];
   const session = await sessions.resolve(token);
   if (!session) throw new ApiError('unauthenticated', 'The token is invalid, expired or signed out.', undefined, INVALID_TOKEN);
-  const user = await db
-    .selectFrom('users')
-    .select(['id', 'role'])
-    .where('id', '=', session.userId)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
+  const user = await findUserRole(db, session.userId);
   if (!user) throw new ApiError('unauthenticated', 'The account of this token no longer exists.', undefined, INVALID_TOKEN);
   return { id: user.id, role: user.role, token };
-}
-
-export function isAdmin(auth: AuthUser | null): boolean {
-  return auth?.role === 'admin';
 }
 
 /**

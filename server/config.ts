@@ -64,6 +64,8 @@ export interface Config {
   jobBackoffMs: number;
   /** How often owed work without a job (a lost job, a refund due for another try) is started again; 0 turns it off. */
   jobSweepSeconds: number;
+  /** The cost of new password hashes (server/passwords.ts): `standard`, or `fast`, which only tests use (the default under NODE_ENV=test). */
+  passwordHashProfile: 'standard' | 'fast';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -104,12 +106,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runWorkers: bool(env, 'RUN_WORKERS', true),
     jobBackoffMs: integer(env, 'JOB_BACKOFF_MS', 2000, { min: 1 }),
     jobSweepSeconds: integer(env, 'JOB_SWEEP_SECONDS', 60),
+    passwordHashProfile: passwordHashProfile(env, nodeEnv),
   };
 }
 
 function paymentProvider(env: NodeJS.ProcessEnv): Config['paymentProvider'] {
   const chosen = env.PAYMENT_PROVIDER || (env.STRIPE_SECRET_KEY ? 'stripe' : 'local');
   if (chosen !== 'stripe' && chosen !== 'local') throw new Error(`PAYMENT_PROVIDER must be stripe or local, got "${chosen}"`);
+  return chosen;
+}
+
+function passwordHashProfile(env: NodeJS.ProcessEnv, nodeEnv: Config['nodeEnv']): Config['passwordHashProfile'] {
+  const chosen = env.PASSWORD_HASH_PROFILE || (nodeEnv === 'test' ? 'fast' : 'standard');
+  if (chosen !== 'standard' && chosen !== 'fast') throw new Error(`PASSWORD_HASH_PROFILE must be standard or fast, got "${chosen}"`);
+  // The fast profile is for test suites only: real passwords are never hashed cheaply.
+  if (chosen === 'fast' && nodeEnv === 'production') throw new Error('PASSWORD_HASH_PROFILE=fast is for tests; production hashes with standard');
   return chosen;
 }
 

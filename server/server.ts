@@ -12,7 +12,7 @@ import { sweepBookingStatuses } from '../db/bookings.js';
 import { deleteExpiredIdempotencyKeys } from '../db/idempotency.js';
 import { openDatabase, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { seedDemoData } from '../db/seed.js';
+import { seedDemoData } from './demo-data.js';
 import { handlers } from '../handlers/index.js';
 import { createApp } from './app.js';
 import { loginThrottle } from './auth.js';
@@ -44,7 +44,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
     await migrateToLatest(database.db);
     // Demo data only where nobody's data can be: a new embedded database, and only when asked.
     const seeded = database.kind === 'pglite' && database.isNew && config.seedOnFirstStart
-      ? (await seedDemoData(database.db, { bookings: config })).created
+      ? (await seedDemoData(database.db, { bookings: config, passwordHashProfile: config.passwordHashProfile })).created
       : false;
     background = startBackground({ config, db: database.db, work: config.runWorkers, log: writeLog });
     const deps: Deps = {

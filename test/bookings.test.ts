@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepBookingStatuses } from '../db/bookings.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, BookingStatus, Property } from '../generated/client/types.gen.js';
-import { percentOf, priceStay, refundFor } from '../handlers/bookings.js';
+import { percentOf, priceStay, refundFor } from '../handlers/bookings/rules.js';
 import { addDays, daysBetween, utcToday } from '../server/dates.js';
 import {
   createAdmin,

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database, type Db } from '../db/index.js';
 import { migrateDown, migrateToLatest } from '../db/migrate.js';
 import { migrations } from '../db/migrations/index.js';
-import { DEMO_PASSWORD, seedDemoData } from '../db/seed.js';
+import { DEMO_PASSWORD, seedDemoData } from '../server/demo-data.js';
 import type { UserRole } from '../generated/client/types.gen.js';
 import type { Properties } from '../generated/db.js';
 import { loadConfig } from '../server/config.js';

@@ -10,7 +10,7 @@ import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Problem } from '../generated/client/types.gen.js';
-import { seedDemoData } from '../db/seed.js';
+import { seedDemoData } from '../server/demo-data.js';
 import { graphqlRequest, walkGraphQL, type GraphQLReply } from '../scripts/walk-graphql.js';
 import { loadConfig } from '../server/config.js';
 import { printGraphQLSchema } from '../server/graphql.js';

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemoData } from '../db/seed.js';
+import { seedDemoData } from '../server/demo-data.js';
 import { eventually, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

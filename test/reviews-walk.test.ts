@@ -10,7 +10,7 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemoData } from '../db/seed.js';
+import { seedDemoData } from '../server/demo-data.js';
 import { walkReviews, WalkStopped, type ReviewsWalkResult } from '../scripts/walk-reviews.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 

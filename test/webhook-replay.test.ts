@@ -9,7 +9,7 @@
  * Runs on PostgreSQL (npm test) and on the embedded PGlite (npm run test:embedded).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemoData } from '../db/seed.js';
+import { seedDemoData } from '../server/demo-data.js';
 import { replayWebhook, type Replay } from '../scripts/replay-webhook.js';
 import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import type { ChargeRequest, PaymentProvider, ProviderOutcome, RefundRequest } from './provider.js';
-import { verifyStripeSignature } from './stripe.js';
+import { parseStripeEvent } from './stripe.js';
 
 /** The webhook secret of a deployment that set none; public, like everything about the local provider. */
 export const LOCAL_WEBHOOK_SECRET = 'whsec_local_development_only';
@@ -78,6 +78,7 @@ export function localProvider(options: { webhookSecret: string }): PaymentProvid
       return { status: 'unknown', error: `The local provider does not remember ${reference}.` };
     },
 
-    verifyEvent: (rawBody, signature) => verifyStripeSignature(rawBody, signature, options.webhookSecret),
+    // Signed and shaped as Stripe's, so read as Stripe's.
+    parseEvent: (rawBody, signature) => parseStripeEvent(rawBody, signature, options.webhookSecret),
   };
 }

@@ -5,7 +5,10 @@
  * interface, so everything above it runs the same code in development, tests
  * and production.
  */
-export type ProviderName = 'stripe' | 'local';
+import type { Payments } from '../../generated/db.js';
+
+/** The providers the payments table knows (its CHECK constraint, through generated/db.ts). */
+export type ProviderName = Payments['provider'];
 
 /** What a charge or a refund came to. `unknown`: the call failed without an answer (a timeout); ask again with the same idempotency key. */
 export type ProviderOutcome =
@@ -33,14 +36,31 @@ export interface RefundRequest {
   metadata: { refund_id: string; payment_id: string };
 }
 
-/** A provider event as the webhook applies it, whatever provider sent it. */
-export interface ProviderEvent {
-  id: string;
-  type: string;
-  /** Unix seconds. */
-  created: number;
-  object: Record<string, unknown>;
-}
+/** A definite answer about a charge or a refund (an event always brings one). */
+export type SettledOutcome = Exclude<ProviderOutcome, { status: 'unknown' }>;
+
+/**
+ * A verified provider event in our terms, whatever provider sent it. `id`,
+ * `type` and `created` are kept as the provider gave them (the payment_events
+ * record); what it means is one of:
+ * - `charge`: the outcome of a charge, with our ids from its metadata where they
+ *   can be ours, and, when the charge carries everything needed, what records it
+ *   should no payment row exist (a createPayment that died after the provider
+ *   took the money);
+ * - `refund`: the outcome of a refund, with our refund's id where it can be ours;
+ * - `other`: nothing we act on.
+ */
+export type ProviderEvent = { id: string; type: string; /** Unix seconds. */ created: number } & (
+  | {
+      about: 'charge';
+      reference: string;
+      outcome: SettledOutcome;
+      paymentId: string | undefined;
+      recovery: { paymentId: string; bookingId: string; payerId: string; amount: number; currency: string; paymentMethod: string } | undefined;
+    }
+  | { about: 'refund'; reference: string; outcome: SettledOutcome; refundId: string | undefined }
+  | { about: 'other' }
+);
 
 export interface PaymentProvider {
   readonly name: ProviderName;
@@ -49,6 +69,9 @@ export interface PaymentProvider {
   refund(request: RefundRequest): Promise<ProviderOutcome>;
   /** The current state of a charge we have the provider's id of (for a follow-up when no event came). */
   lookupCharge(reference: string): Promise<ProviderOutcome>;
-  /** Verifies the signature over the raw body and parses the event; throws ApiError `validation_failed` when it does not hold. */
-  verifyEvent(rawBody: string, signature: string): ProviderEvent;
+  /**
+   * Verifies the signature over the raw body and reads the event in our terms;
+   * throws ApiError `validation_failed` when the signature does not hold.
+   */
+  parseEvent(rawBody: string, signature: string): ProviderEvent;
 }

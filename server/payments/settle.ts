@@ -7,23 +7,31 @@
  * the process died between commit and enqueue, is found again by the sweep: the
  * rows it works from were written in the transaction.
  */
-import { confirmBooking, type BookingRow } from '../../db/bookings.js';
+import { confirmBooking, findBookingGuestId, type BookingRow } from '../../db/bookings.js';
 import { insertNotifications, type NotificationInput } from '../../db/notifications.js';
 import {
   findLivePayment,
+  insertPaymentIfAbsent,
   insertRefund,
+  linkProviderEvent,
+  lockPayment,
+  lockPaymentByReference,
+  lockRefund,
+  lockRefundByReference,
   markPaymentFailed,
   markPaymentSucceeded,
   markRefundFailed,
   markRefundPending,
   markRefundSucceeded,
+  recordPaymentRefunded,
   setPaymentReference,
   type PaymentRow,
   type RefundRow,
 } from '../../db/payments.js';
 import type { Tx } from '../../db/index.js';
+import { paymentStatusAfterRefund, type CancellationRefund } from '../../handlers/bookings/rules.js';
 import type { JobRequest } from '../jobs/job.js';
-import type { ProviderOutcome } from './provider.js';
+import type { PaymentProvider, ProviderEvent, ProviderOutcome } from './provider.js';
 
 export interface Settled<T> {
   value: T;
@@ -101,8 +109,12 @@ export async function settleRefund(
     case 'succeeded': {
       const done = await markRefundSucceeded(trx, refund, outcome.reference);
       if (!done) return { value: refund, jobs: [] };
+      // Locked, so that two refunds of one payment succeeding at once add up.
+      const payment = await lockPayment(trx, done.payment_id);
+      if (!payment) throw new Error(`refund ${done.id} has no payment ${done.payment_id}`);
+      await recordPaymentRefunded(trx, payment.id, payment.refunded_amount + done.amount, paymentStatusAfterRefund(payment, done.amount));
       const jobs = await notify(trx, [
-        { kind: 'refund_issued', recipientId: done.payer_id, bookingId: done.booking_id, paymentId: done.payment_id, refundId: done.id },
+        { kind: 'refund_issued', recipientId: payment.payer_id, bookingId: done.booking_id, paymentId: done.payment_id, refundId: done.id },
       ]);
       return { value: done, jobs };
     }
@@ -117,22 +129,23 @@ export async function settleRefund(
 }
 
 /**
- * The refund a cancellation owes, by the amount the policy allows. Nothing was
- * paid: no refund (null). Nothing to send back: a refund of 0, done. Otherwise a
- * pending refund row and the job that executes it.
+ * Records what the refund policy decided a cancellation sends back
+ * (handlers/bookings/rules.ts cancellationRefund): nothing paid, no refund
+ * (null); nothing due, a refund of 0, done; otherwise a pending refund row of
+ * the payment and the job that executes it.
  */
-export async function refundForCancellation(
+export async function recordCancellationRefund(
   trx: Tx,
   booking: BookingRow,
-  amount: number,
+  payment: PaymentRow | undefined,
+  decision: CancellationRefund,
 ): Promise<Settled<{ refund_amount: number; refund_status: 'pending' | 'succeeded' } | null>> {
-  const payment = await findLivePayment(trx, booking.id);
-  if (!payment || payment.status === 'pending' || payment.status === 'failed') return { value: null, jobs: [] };
-  if (amount === 0) return { value: { refund_amount: 0, refund_status: 'succeeded' }, jobs: [] };
+  if (decision.kind === 'none' || !payment) return { value: null, jobs: [] };
+  if (decision.kind === 'nothing_due') return { value: { refund_amount: 0, refund_status: 'succeeded' }, jobs: [] };
   const refund = await insertRefund(trx, {
     payment_id: payment.id,
     booking_id: booking.id,
-    amount: Math.min(amount, payment.amount - payment.refunded_amount),
+    amount: decision.amount,
     currency: payment.currency,
     reason: 'cancellation',
   });
@@ -142,4 +155,59 @@ export async function refundForCancellation(
 /** The guest hears of every cancellation, whoever made it. */
 export async function notifyCancelled(trx: Tx, booking: BookingRow): Promise<JobRequest[]> {
   return notify(trx, [{ kind: 'booking_cancelled', recipientId: booking.guest_id, bookingId: booking.id }]);
+}
+
+/** How long after a refund failure reported by an event its next attempt is made. */
+const RETRY_AFTER_REPORTED_FAILURE_SECONDS = 15 * 60;
+
+/**
+ * What one verified provider event changes, in the webhook's transaction (which
+ * has recorded the event's id first). Events about objects that are not ours,
+ * and events we do not act on, change nothing.
+ */
+export async function applyProviderEvent(trx: Tx, provider: PaymentProvider, event: ProviderEvent): Promise<JobRequest[]> {
+  switch (event.about) {
+    case 'charge': {
+      const payment = await paymentOfCharge(trx, provider, event);
+      if (!payment) return [];
+      await linkProviderEvent(trx, event.id, { paymentId: payment.id });
+      return (await settleCharge(trx, payment, event.outcome)).jobs;
+    }
+    case 'refund': {
+      const refund = (event.refundId && (await lockRefund(trx, event.refundId))) || (await lockRefundByReference(trx, event.reference));
+      if (!refund) return [];
+      await linkProviderEvent(trx, event.id, { paymentId: refund.payment_id, refundId: refund.id });
+      return (await settleRefund(trx, refund, event.outcome, RETRY_AFTER_REPORTED_FAILURE_SECONDS)).jobs;
+    }
+    case 'other':
+      return [];
+  }
+}
+
+/**
+ * The payment a charge event is about, locked. Found by our id in its metadata,
+ * or by its reference. A charge with our metadata but no payment row is one whose
+ * createPayment never committed (its process died after the provider took the
+ * money): it is recorded from the event, so the money is never unaccounted for.
+ */
+async function paymentOfCharge(trx: Tx, provider: PaymentProvider, event: Extract<ProviderEvent, { about: 'charge' }>): Promise<PaymentRow | undefined> {
+  const known = (event.paymentId && (await lockPayment(trx, event.paymentId))) || (await lockPaymentByReference(trx, event.reference));
+  if (known) return known;
+  const charge = event.recovery;
+  if (!charge || (await findBookingGuestId(trx, charge.bookingId)) !== charge.payerId) return undefined;
+  const other = await findLivePayment(trx, charge.bookingId);
+  await insertPaymentIfAbsent(trx, {
+    id: charge.paymentId,
+    booking_id: charge.bookingId,
+    payer_id: charge.payerId,
+    amount: charge.amount,
+    currency: charge.currency,
+    payment_method: charge.paymentMethod,
+    provider: provider.name,
+    provider_reference: event.reference,
+    provider_idempotency_key: `recovered-${event.reference}`,
+    // Another payment already holds the booking: this one can only be a failed attempt on our side.
+    ...(other ? { status: 'failed', failure_code: 'recovered_after_other_payment', failure_message: 'Recorded from a provider event.', failed_at: new Date() } : {}),
+  });
+  return lockPayment(trx, charge.paymentId);
 }

@@ -5,7 +5,7 @@
  */
 import Stripe from 'stripe';
 import { ApiError } from '../errors.js';
-import type { ChargeRequest, PaymentProvider, ProviderEvent, ProviderOutcome, RefundRequest } from './provider.js';
+import type { ChargeRequest, PaymentProvider, ProviderEvent, ProviderOutcome, RefundRequest, SettledOutcome } from './provider.js';
 
 export interface StripeOptions {
   secretKey: string;
@@ -79,15 +79,16 @@ export function stripeProvider(options: StripeOptions): PaymentProvider {
       }
     },
 
-    verifyEvent: (rawBody, signature) => verifyStripeSignature(rawBody, signature, options.webhookSecret),
+    parseEvent: (rawBody, signature) => parseStripeEvent(rawBody, signature, options.webhookSecret),
   };
 }
 
 /**
- * Stripe's signature scheme (HMAC-SHA256 of `timestamp.body` with the endpoint
- * secret), checked by the SDK. The local provider signs its events the same way.
+ * A Stripe webhook event in our terms. The signature (HMAC-SHA256 of
+ * `timestamp.body` with the endpoint secret) is checked by the SDK; the local
+ * provider signs its events the same way and reads them here too.
  */
-export function verifyStripeSignature(rawBody: string, signature: string, secret: string): ProviderEvent {
+export function parseStripeEvent(rawBody: string, signature: string, secret: string): ProviderEvent {
   let event: Stripe.Event;
   try {
     event = Stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS);
@@ -97,9 +98,52 @@ export function verifyStripeSignature(rawBody: string, signature: string, secret
       { path: 'header.stripe-signature', message: reason.split('\n')[0] ?? 'does not match' },
     ]);
   }
-  return { id: event.id, type: event.type, created: event.created, object: event.data.object as unknown as Record<string, unknown> };
+  const header = { id: event.id, type: event.type, created: event.created };
+  const object = event.data.object as unknown as Record<string, unknown>;
+  const reference = text(object.id);
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  if (INTENT_OUTCOME_EVENTS.has(event.type) && reference) {
+    const intent = object as unknown as Stripe.PaymentIntent;
+    return {
+      ...header,
+      about: 'charge',
+      reference,
+      outcome: intentOutcome(intent) as SettledOutcome,
+      paymentId: ourId(metadata.payment_id),
+      recovery: chargeToRecover(intent, metadata),
+    };
+  }
+  if ((event.type.startsWith('refund.') || event.type === 'charge.refund.updated') && reference) {
+    return { ...header, about: 'refund', reference, outcome: refundOutcome(object as unknown as Stripe.Refund), refundId: ourId(metadata.refund_id) };
+  }
+  return { ...header, about: 'other' };
 }
 
+/** The PaymentIntent events that report an outcome; others (created, requires_action, ...) change nothing. */
+const INTENT_OUTCOME_EVENTS = new Set(['payment_intent.succeeded', 'payment_intent.processing', 'payment_intent.payment_failed', 'payment_intent.canceled']);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+/** The metadata may be another integration's on the same Stripe account: only a UUID can be one of our ids. */
+const ourId = (value: unknown): string | undefined => {
+  const id = text(value);
+  return id && UUID.test(id) ? id : undefined;
+};
+
+/** What records a charge we have no row of, when the PaymentIntent carries all of it (our metadata, a whole positive amount). */
+function chargeToRecover(intent: Stripe.PaymentIntent, metadata: Record<string, unknown>) {
+  const paymentId = ourId(metadata.payment_id);
+  const bookingId = ourId(metadata.booking_id);
+  const payerId = ourId(metadata.payer_id);
+  const { amount } = intent;
+  const currency = text(intent.currency);
+  if (!paymentId || !bookingId || !payerId) return undefined;
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || !currency) return undefined;
+  const method = text(intent.payment_method) ?? '';
+  return { paymentId, bookingId, payerId, amount, currency: currency.toUpperCase(), paymentMethod: /^[A-Za-z0-9_]{1,255}$/.test(method) ? method : 'unknown' };
+}
+
+/** The one mapping of a PaymentIntent's status to our outcome: the charge's answer, a lookup, and the events. */
 function intentOutcome(intent: Stripe.PaymentIntent): ProviderOutcome {
   switch (intent.status) {
     case 'succeeded':
@@ -109,6 +153,18 @@ function intentOutcome(intent: Stripe.PaymentIntent): ProviderOutcome {
     case 'requires_action':
       // 3-D Secure needs the guest in a browser, which this API cannot offer.
       return { status: 'failed', reference: intent.id, failureCode: 'authentication_required', failureMessage: 'The card requires authentication.' };
+    case 'canceled':
+    case 'requires_payment_method': {
+      // What payment_intent.canceled and payment_intent.payment_failed carry; Stripe explains in last_payment_error.
+      const error = intent.last_payment_error;
+      const canceled = intent.status === 'canceled';
+      return {
+        status: 'failed',
+        reference: intent.id,
+        failureCode: error?.decline_code ?? error?.code ?? (canceled ? 'canceled' : 'payment_failed'),
+        failureMessage: error?.message ?? `The provider reports the payment ${canceled ? 'canceled' : 'failed'}.`,
+      };
+    }
     default: {
       const error = intent.last_payment_error;
       return {
@@ -121,10 +177,11 @@ function intentOutcome(intent: Stripe.PaymentIntent): ProviderOutcome {
   }
 }
 
-function refundOutcome(refund: Stripe.Refund): ProviderOutcome {
+/** The one mapping of a Refund's status to our outcome: the refund's answer and the events. */
+function refundOutcome(refund: Stripe.Refund): SettledOutcome {
   if (refund.status === 'succeeded') return { status: 'succeeded', reference: refund.id };
   if (refund.status === 'failed' || refund.status === 'canceled') {
-    return { status: 'failed', reference: refund.id, failureCode: refund.failure_reason ?? 'refund_failed', failureMessage: `The refund ${refund.status}.` };
+    return { status: 'failed', reference: refund.id, failureCode: refund.failure_reason ?? 'refund_failed', failureMessage: `The provider reports the refund ${refund.status}.` };
   }
   return { status: 'pending', reference: refund.id };
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as api from '../../generated/client/sdk.gen.js';
 import type { Client } from '../../generated/client/client/index.js';
 import type { Booking, BookingInput, Payment, Property, PropertyInput, RegisterUserInput, Review, User } from '../../generated/client/types.gen.js';
-import { hashPassword } from '../../handlers/users.js';
+import { hashPassword } from '../../server/passwords.js';
 import { addDays, daysBetween, utcToday } from '../../server/dates.js';
 import { createPaymentAs } from './payments.js';
 import type { TestServer } from './server.js';

@@ -4,16 +4,24 @@
  * guest's upcoming and past stays, some of other demo users, a couple of
  * blocked nights), reviews of other users' past stays with some hosts' replies,
  * all dated relative to the seeding day; optionally many generated listings for
- * benchmarks. Only ever called when asked (first embedded start, db:seed).
+ * benchmarks. Only ever called when asked (first embedded start in server.ts,
+ * `npm run db:seed`).
+ *
+ * It lives with the app's wiring, not in db/, because it prices stays and hashes
+ * passwords by the API's own rules (handlers/bookings/rules.ts,
+ * server/passwords.ts), and db/ depends on nothing above it; its rows are
+ * written by db/ query functions like every other row.
  */
-import { argon2id, hash } from 'argon2';
-import type { Insertable } from 'kysely';
-import { priceStay } from '../handlers/bookings.js';
-import type { Properties } from '../generated/db.js';
-import type { Config } from '../server/config.js';
-import { addDays, nightsOf, utcToday } from '../server/dates.js';
-import { blockNights, insertPendingBooking } from './bookings.js';
-import type { Db, Tx } from './index.js';
+import { blockNights, insertPendingBooking, insertSettledBooking } from '../db/bookings.js';
+import type { Db, Tx } from '../db/index.js';
+import { insertPayment } from '../db/payments.js';
+import { countPropertiesOfHost, insertProperties, type NewProperty } from '../db/properties.js';
+import { insertReviewRecord } from '../db/reviews.js';
+import { findUserByEmail, insertUser, insertUsers } from '../db/users.js';
+import { priceStay } from '../handlers/bookings/rules.js';
+import type { Config } from './config.js';
+import { addDays, nightsOf, utcToday } from './dates.js';
+import { hashPassword, type PasswordHashProfile } from './passwords.js';
 
 export const DEMO_PASSWORD = 'demo-password';
 
@@ -34,6 +42,8 @@ export interface SeedOptions {
   extraProperties?: number;
   /** The deployment's service fee and hold, which the demo stays are priced and held with, as the API would. */
   bookings: Pick<Config, 'serviceFeeBasisPoints' | 'bookingHoldSeconds'>;
+  /** The cost of the demo password's hash (Config.passwordHashProfile); standard unless given. */
+  passwordHashProfile?: PasswordHashProfile;
 }
 
 export interface SeedResult {
@@ -54,16 +64,10 @@ export async function seedDemoData(db: Db, options: SeedOptions): Promise<SeedRe
     throw new Error(`extraProperties must be a non-negative integer, got ${wanted}`);
   }
   // Hash before the transaction: argon2 is deliberately slow.
-  const passwordHash = await hash(DEMO_PASSWORD, { type: argon2id });
+  const passwordHash = await hashPassword(DEMO_PASSWORD, options.passwordHashProfile);
 
   return db.transaction().execute(async (trx) => {
-    const existing = await trx
-      .selectFrom('users')
-      .select('id')
-      // lower(email) is what the unique index users_email_lower_key covers.
-      .where((eb) => eb.fn<string>('lower', ['email']), '=', 'host@example.com')
-      .executeTakeFirst();
-    const created = existing === undefined;
+    const created = (await findUserByEmail(trx, 'host@example.com')) === undefined;
     if (created) await insertDemoData(trx, passwordHash, options);
     const extraPropertiesCreated = wanted > 0 ? await topUpGeneratedProperties(trx, wanted, passwordHash) : 0;
     return { created, extraPropertiesCreated };
@@ -71,11 +75,7 @@ export async function seedDemoData(db: Db, options: SeedOptions): Promise<SeedRe
 }
 
 async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOptions): Promise<void> {
-  const users = await trx
-    .insertInto('users')
-    .values(DEMO_USERS.map((user) => ({ ...user, password_hash: passwordHash })))
-    .returning(['id', 'email'])
-    .execute();
+  const users = await insertUsers(trx, DEMO_USERS.map((user) => ({ ...user, password_hash: passwordHash })));
   const idOf = (email: string): string => {
     const user = users.find((row) => row.email === email);
     if (!user) throw new Error(`demo user ${email} was not inserted`);
@@ -84,22 +84,20 @@ async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOption
   const hana = idOf('host@example.com');
   const hugo = idOf('host2@example.com');
   const now = Date.now();
-  await trx
-    .insertInto('properties')
-    .values(
-      DEMO_PROPERTIES.map(({ host, ...listing }, index) => ({
-        ...listing,
-        host_id: host === 'hana' ? hana : hugo,
-        photos: photos(listing.name, 3),
-        // Staggered, so "newest" has a visible order.
-        created_at: new Date(now - (DEMO_PROPERTIES.length - index) * 86_400_000),
-      })),
-    )
-    .execute();
-  await insertDemoStays(trx, idOf, options);
+  const listings = await insertProperties(
+    trx,
+    DEMO_PROPERTIES.map(({ host, ...listing }, index) => ({
+      ...listing,
+      host_id: host === 'hana' ? hana : hugo,
+      photos: photos(listing.name, 3),
+      // Staggered, so "newest" has a visible order.
+      created_at: new Date(now - (DEMO_PROPERTIES.length - index) * 86_400_000),
+    })),
+  );
+  await insertDemoStays(trx, idOf, listings, options);
 }
 
-type DemoProperty = Omit<Insertable<Properties>, 'host_id' | 'photos'> & { host: 'hana' | 'hugo' };
+type DemoProperty = Omit<NewProperty, 'host_id' | 'photos'> & { host: 'hana' | 'hugo' };
 
 const DEMO_PROPERTIES: DemoProperty[] = [
   {
@@ -302,9 +300,13 @@ const DEMO_BLOCKED = { listing: 'Sunlit Alfama apartment with river view', from:
  * listing's rates, so that every row satisfies bookings_price_check and looks
  * like one the API made. Dates count from the UTC day of seeding.
  */
-async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options: SeedOptions): Promise<void> {
+async function insertDemoStays(
+  trx: Tx,
+  idOf: (email: string) => string,
+  listings: { id: string; name: string; price_per_night: number; cleaning_fee: number; currency: string }[],
+  options: SeedOptions,
+): Promise<void> {
   const { serviceFeeBasisPoints, bookingHoldSeconds: holdSeconds } = options.bookings;
-  const listings = await trx.selectFrom('properties').select(['id', 'name', 'price_per_night', 'cleaning_fee', 'currency']).execute();
   const listingNamed = (name: string) => {
     const listing = listings.find((row) => row.name === name);
     if (!listing) throw new Error(`demo listing ${name} was not inserted`);
@@ -330,28 +332,21 @@ async function insertDemoStays(trx: Tx, idOf: (email: string) => string, options
     }
     // An upcoming stay was paid just now; a finished one a week before its check-in. Booked an hour before paying.
     const paidAt = stay.checkIn > 0 ? new Date() : new Date(`${addDays(checkIn, -7)}T12:00:00Z`);
-    const booking = await trx
-      .insertInto('bookings')
-      .values({ ...row, status: stay.status, confirmed_at: paidAt, created_at: new Date(paidAt.getTime() - 3_600_000) })
-      .returning(['id', 'property_id', 'guest_id', 'check_out', 'total', 'currency'])
-      .executeTakeFirstOrThrow();
+    const booking = await insertSettledBooking(trx, { ...row, status: stay.status, confirmed_at: paidAt, created_at: new Date(paidAt.getTime() - 3_600_000) });
     // Paid with Stripe's test card through the local provider, so that cancelling it refunds.
-    await trx
-      .insertInto('payments')
-      .values({
-        booking_id: booking.id,
-        payer_id: booking.guest_id,
-        amount: booking.total,
-        currency: booking.currency,
-        status: 'succeeded',
-        payment_method: 'pm_card_visa',
-        provider: 'local',
-        provider_reference: `pi_local_demo_${booking.id.replaceAll('-', '')}`,
-        provider_idempotency_key: `seed-${booking.id}`,
-        created_at: paidAt,
-        succeeded_at: paidAt,
-      })
-      .execute();
+    await insertPayment(trx, {
+      booking_id: booking.id,
+      payer_id: booking.guest_id,
+      amount: booking.total,
+      currency: booking.currency,
+      status: 'succeeded',
+      payment_method: 'pm_card_visa',
+      provider: 'local',
+      provider_reference: `pi_local_demo_${booking.id.replaceAll('-', '')}`,
+      provider_idempotency_key: `seed-${booking.id}`,
+      created_at: paidAt,
+      succeeded_at: paidAt,
+    });
     if (stay.review) await insertDemoReview(trx, booking, stay.review);
   }
   const blocked = listingNamed(DEMO_BLOCKED.listing);
@@ -371,21 +366,18 @@ async function insertDemoReview(
 ): Promise<void> {
   const writtenAt = new Date(`${addDays(booking.check_out, 1)}T10:00:00Z`);
   const repliedAt = review.reply === undefined ? null : new Date(`${addDays(booking.check_out, 2)}T09:00:00Z`);
-  await trx
-    .insertInto('reviews')
-    .values({
-      booking_id: booking.id,
-      property_id: booking.property_id,
-      author_id: booking.guest_id,
-      rating: review.rating,
-      comment: review.comment,
-      host_reply: review.reply ?? null,
-      host_replied_at: repliedAt,
-      host_reply_updated_at: repliedAt,
-      created_at: writtenAt,
-      updated_at: repliedAt ?? writtenAt,
-    })
-    .execute();
+  await insertReviewRecord(trx, {
+    booking_id: booking.id,
+    property_id: booking.property_id,
+    author_id: booking.guest_id,
+    rating: review.rating,
+    comment: review.comment,
+    host_reply: review.reply ?? null,
+    host_replied_at: repliedAt,
+    host_reply_updated_at: repliedAt,
+    created_at: writtenAt,
+    updated_at: repliedAt ?? writtenAt,
+  });
 }
 
 function slug(text: string): string {
@@ -446,7 +438,7 @@ function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)] as T;
 }
 
-function generatedProperty(index: number, hostId: string): Insertable<Properties> {
+function generatedProperty(index: number, hostId: string): NewProperty {
   const rand = random(index + 1);
   const place = pick(rand, CITIES);
   const kind = pick(rand, KINDS);
@@ -478,21 +470,11 @@ function generatedProperty(index: number, hostId: string): Insertable<Properties
 }
 
 async function topUpGeneratedProperties(trx: Tx, wanted: number, passwordHash: string): Promise<number> {
-  let host = await trx.selectFrom('users').select('id').where('email', '=', BENCH_HOST.email).executeTakeFirst();
-  host ??= await trx
-    .insertInto('users')
-    .values({ ...BENCH_HOST, password_hash: passwordHash })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const { count } = await trx
-    .selectFrom('properties')
-    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('count'))
-    .where('host_id', '=', host.id)
-    .executeTakeFirstOrThrow();
+  const host = (await findUserByEmail(trx, BENCH_HOST.email)) ?? (await insertUser(trx, { ...BENCH_HOST, password_hash: passwordHash }));
+  const count = await countPropertiesOfHost(trx, host.id);
   for (let start = count; start < wanted; start += BATCH_SIZE) {
     const end = Math.min(start + BATCH_SIZE, wanted);
-    const rows = Array.from({ length: end - start }, (_, i) => generatedProperty(start + i, host.id));
-    await trx.insertInto('properties').values(rows).execute();
+    await insertProperties(trx, Array.from({ length: end - start }, (_, i) => generatedProperty(start + i, host.id)));
   }
   return Math.max(0, wanted - count);
 }
