@@ -34,10 +34,12 @@ interface RequestState {
   requestId: string;
   auth: AuthUser | null;
   rawBody: string | undefined;
+  onRouted: ((operationId: string) => void) | undefined;
 }
 
 export interface Api {
-  dispatch(request: DispatchRequest, requestId: string): Promise<DispatchResult>;
+  /** Runs one request; `onRouted` learns its operationId as soon as routing has matched one (for logs and metrics). */
+  dispatch(request: DispatchRequest, requestId: string, onRouted?: (operationId: string) => void): Promise<DispatchResult>;
   operationIds: string[];
 }
 
@@ -86,6 +88,9 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
   });
 
   api.register({
+    postRoutingHandler: (c: Context, state: RequestState) => {
+      if (c.operation?.operationId) state.onRouted?.(c.operation.operationId);
+    },
     // A token that was sent but is not valid is refused even where signing in is optional.
     postSecurityHandler: (c: Context) => {
       const result = c.security?.bearerAuth as { error?: unknown } | undefined;
@@ -117,7 +122,8 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
 
   return {
     operationIds,
-    dispatch: ({ rawBody, ...request }, requestId) => api.handleRequest(request, { requestId, auth: null, rawBody } satisfies RequestState),
+    dispatch: ({ rawBody, ...request }, requestId, onRouted) =>
+      api.handleRequest(request, { requestId, auth: null, rawBody, onRouted } satisfies RequestState),
   };
 }
 
