@@ -15,6 +15,7 @@ import { parse } from 'yaml';
 import type { Document } from 'openapi-backend';
 import { loadGraphQLSchema, printGraphQLSchema } from '../server/graphql.js';
 import { generateDbTypes } from './generate-db-types.js';
+import { generateSettings } from './generate-settings.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const specFile = path.join(root, 'spec/openapi.yaml');
@@ -90,6 +91,7 @@ async function differences(expectedDir: string, actualDir: string): Promise<stri
 }
 
 const check = process.argv.includes('--check');
+await generateSettings({ check }); // README.md's settings table and .env.example, from server/config.ts
 const scratch = await mkdtemp(path.join(tmpdir(), 'staybook-generate-'));
 try {
   await generateInto(scratch);

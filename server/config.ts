@@ -27,10 +27,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 // The schema is keyed by Config's field names; each field's meta names the variable it reads.
 const fields = {
-  nodeEnv: oneOf('NODE_ENV', ['development', 'test', 'production'], 'development',
-    '`production` turns response validation, GraphiQL and introspection off by default; `test` turns access logs off'),
   port: integer('PORT', 'HTTP port', 3000, { max: 65_535 }),
   host: text('HOST', 'interface to listen on (`0.0.0.0` in a container)', '127.0.0.1'),
+  nodeEnv: oneOf('NODE_ENV', ['development', 'test', 'production'], 'development',
+    '`production` turns response validation, GraphiQL and introspection off by default; `test` turns access logs off'),
   databaseUrl: optionalText('DATABASE_URL', 'PostgreSQL connection string; unset uses the embedded PGlite', {
     example: 'postgres://postgres@127.0.0.1:5432/staybook',
   }),
