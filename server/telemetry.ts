@@ -10,6 +10,8 @@
  */
 import type { Config } from './config.js';
 
+const SHUTDOWN_DEADLINE_MS = 3000;
+
 export interface Telemetry {
   /** Sends the spans still buffered; call it before the process exits. */
   shutdown(): Promise<void>;
@@ -36,7 +38,15 @@ export async function startTelemetry(config: Pick<Config, 'otelExporterOtlpEndpo
     // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (adding /v1/traces) and the other standard OTEL_EXPORTER_OTLP_* variables.
     traceExporter: new OTLPTraceExporter(),
     instrumentations: [new HttpInstrumentation(), new KoaInstrumentation(), new PgInstrumentation(), new IORedisInstrumentation()],
+    // Traces only: metrics are prom-client's on /metrics and logs are pino's on stdout. Without these
+    // empty lists the SDK would also start OTLP metric and log exporters from the environment's defaults.
+    metricReaders: [],
+    logRecordProcessors: [],
   });
   sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  return {
+    // A collector that is down must not hold the process up: the spans still buffered are given a few seconds.
+    shutdown: () =>
+      Promise.race([sdk.shutdown(), new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref())]),
+  };
 }
