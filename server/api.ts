@@ -34,12 +34,18 @@ interface RequestState {
   requestId: string;
   auth: AuthUser | null;
   rawBody: string | undefined;
-  onRouted: ((operationId: string) => void) | undefined;
+  onRouted: ((route: Route) => void) | undefined;
+}
+
+/** The operation a request was routed to: its operationId and the spec's path template (`/properties/{id}`). */
+export interface Route {
+  operationId: string;
+  path: string;
 }
 
 export interface Api {
-  /** Runs one request; `onRouted` learns its operationId as soon as routing has matched one (for logs and metrics). */
-  dispatch(request: DispatchRequest, requestId: string, onRouted?: (operationId: string) => void): Promise<DispatchResult>;
+  /** Runs one request; `onRouted` learns its operation as soon as routing has matched one (for logs, metrics and traces). */
+  dispatch(request: DispatchRequest, requestId: string, onRouted?: (route: Route) => void): Promise<DispatchResult>;
   operationIds: string[];
 }
 
@@ -89,7 +95,7 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
 
   api.register({
     postRoutingHandler: (c: Context, state: RequestState) => {
-      if (c.operation?.operationId) state.onRouted?.(c.operation.operationId);
+      if (c.operation?.operationId) state.onRouted?.({ operationId: c.operation.operationId, path: c.operation.path });
     },
     // A token that was sent but is not valid is refused even where signing in is optional.
     postSecurityHandler: (c: Context) => {

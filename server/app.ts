@@ -20,6 +20,7 @@ import { ApiError, toApiError, toProblem } from './errors.js';
 import { GRAPHQL_PATH, graphqlMiddleware, loadGraphQLSchema } from './graphql.js';
 import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { traceRoute } from './telemetry.js';
 import type { Deps, Handlers } from './operations.js';
 
 export interface AppOptions {
@@ -67,7 +68,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
     const seconds = (performance.now() - started) / 1000;
     // The operationId when openapi-backend routed it, else the infrastructure route; never the raw path (unbounded labels).
-    const operation: string = ctx.state.operationId ?? (ctx as { routerPath?: string }).routerPath ?? 'unmatched';
+    const routerPath = (ctx as { routerPath?: string }).routerPath;
+    const operation: string = ctx.state.operationId ?? routerPath ?? 'unmatched';
+    if (routerPath) traceRoute(routerPath);
     metrics.observeRequest({ operation, method: ctx.method, status: ctx.status }, seconds);
     if (deps.config.logRequests) {
       requestLog.info(
@@ -170,8 +173,9 @@ export async function createApp(options: AppOptions): Promise<App> {
         rawBody: ctx.state.hasBody ? (ctx.request as { rawBody?: string }).rawBody : undefined,
       },
       ctx.state.requestId,
-      (operationId) => {
+      ({ operationId, path }) => {
         ctx.state.operationId = operationId;
+        traceRoute(path);
       },
     );
     ctx.status = result.status;

@@ -12,6 +12,16 @@ import type { Config } from './config.js';
 
 const SHUTDOWN_DEADLINE_MS = 3000;
 
+let setRoute: ((route: string) => void) | undefined;
+
+/**
+ * Names the current request's HTTP span by its route template (`GET /properties/{id}`, and
+ * `http.route`), which only the router knows. Does nothing when tracing is off.
+ */
+export function traceRoute(route: string): void {
+  setRoute?.(route);
+}
+
 export interface Telemetry {
   /** Sends the spans still buffered; call it before the process exits. */
   shutdown(): Promise<void>;
@@ -44,6 +54,14 @@ export async function startTelemetry(config: Pick<Config, 'otelExporterOtlpEndpo
     logRecordProcessors: [],
   });
   sdk.start();
+  // The HTTP instrumentation keeps a mutable record per request in its context and, once the
+  // response is sent, names the span from the route found there (as its Express and Koa router
+  // integrations do).
+  const [{ context }, { getRPCMetadata, RPCType }] = await Promise.all([import('@opentelemetry/api'), import('@opentelemetry/core')]);
+  setRoute = (route) => {
+    const metadata = getRPCMetadata(context.active());
+    if (metadata?.type === RPCType.HTTP) metadata.route = route;
+  };
   return {
     // A collector that is down must not hold the process up: the spans still buffered are given a few seconds.
     shutdown: () =>
