@@ -49,6 +49,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   // openapi-backend dereferences the document it is given; keep ours pristine for /openapi.json.
   const api = await createApi(structuredClone(spec), options.handlers, deps);
   const koa = new Koa({ proxy: false });
+  // Koa reports here what fails after a response has begun (a client gone mid-body); into the one log, not stderr.
+  koa.on('error', (err: Error) => logger.warn({ error: String(err) }, 'response failed'));
 
   koa.use(async (ctx, next) => {
     const sent = ctx.get('X-Request-Id');
