@@ -106,7 +106,11 @@ export type Config = z.output<typeof configSchema>;
 
 /** Every setting's variable and documentation, in the schema's order (for the generated table and .env.example). */
 export function settingsMeta(): SettingMeta[] {
-  return Object.values(fields).map((schema) => schema.meta() as unknown as SettingMeta);
+  return Object.values(fields).map(metaOf);
+}
+
+function metaOf(schema: z.ZodType): SettingMeta {
+  return schema.meta() as unknown as SettingMeta;
 }
 
 /**
@@ -116,7 +120,7 @@ export function settingsMeta(): SettingMeta[] {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = Object.fromEntries(
     Object.entries(fields).map(([key, schema]) => {
-      const value = env[(schema.meta() as unknown as SettingMeta).env];
+      const value = env[metaOf(schema).env];
       return [key, value === '' ? undefined : value];
     }),
   );
@@ -125,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems = new Map<string, string>();
   for (const issue of result.error.issues) {
     const key = String(issue.path[0]);
-    const name = (fields[key as keyof typeof fields].meta() as unknown as SettingMeta).env;
+    const name = metaOf(fields[key as keyof typeof fields]).env;
     if (!problems.has(name)) problems.set(name, `${name} ${issue.message}, got "${raw[key]}"`);
   }
   throw new Error([...problems.values()].join('\n'));
