@@ -22,9 +22,14 @@ export type { DB } from '../generated/db.js';
 export type Db = Kysely<DB>;
 export type Tx = Transaction<DB>;
 
+/** How busy a connection pool is (pg.Pool's own counts), for /metrics. */
+export type PoolUsage = Pick<pg.Pool, 'totalCount' | 'idleCount' | 'waitingCount'>;
+
 export interface Database {
   db: Kysely<DB>;
   kind: 'postgres' | 'pglite';
+  /** The PostgreSQL pool's counts; undefined on PGlite, which has one connection and no pool. */
+  pool?: PoolUsage | undefined;
   /** True when the embedded data directory was created by this open (or is in memory). */
   isNew: boolean;
   close(): Promise<void>;
@@ -144,7 +149,7 @@ async function openPostgres(databaseUrl: string, options: { log: NonNullable<Ope
     end: () => pool.end(),
   };
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: kyselyPool }) });
-  return { db, kind: 'postgres', isNew: false, close: () => db.destroy() };
+  return { db, kind: 'postgres', isNew: false, pool, close: () => db.destroy() };
 }
 
 async function openPglite(dataDir: string): Promise<Database> {

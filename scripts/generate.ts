@@ -19,6 +19,7 @@ import { parse } from 'yaml';
 import type { Document } from 'openapi-backend';
 import { generateDbTypes } from './generate-db-types.js';
 import { problemCatalogue, problemsModule, withProblemTable } from './generate-problems.js';
+import { generateSettings } from './generate-settings.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const specFile = path.join(root, 'spec/openapi.yaml');
@@ -107,6 +108,7 @@ async function differences(expectedDir: string, actualDir: string): Promise<stri
 }
 
 const check = process.argv.includes('--check');
+await generateSettings({ check }); // README.md's settings table and .env.example, from server/config.ts
 const scratch = await mkdtemp(path.join(tmpdir(), 'staybook-generate-'));
 try {
   const spec = await specWithProblemTable();

@@ -2,11 +2,11 @@
  * npm run db:migrate            apply pending migrations
  * npm run db:migrate -- down    revert the newest one (`down 3`, `down all`)
  *
- * Uses DATABASE_URL, or else the embedded database in DATA_DIR (default .data/pglite).
+ * Uses DATABASE_URL, or else the embedded database in DATA_DIR (default .data/pglite); reads .env as the server does.
  */
 import { openDatabase } from '../db/index.js';
 import { migrateDown, migrateToLatest } from '../db/migrate.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig, loadEnvFile } from '../server/config.js';
 
 const [command = 'up', count] = process.argv.slice(2);
 if (command !== 'up' && command !== 'down') {
@@ -19,6 +19,7 @@ if (command === 'down' && !(Number.isInteger(steps) || steps === Infinity)) {
   process.exit(2);
 }
 
+loadEnvFile();
 const config = loadConfig();
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
 const where = database.kind === 'postgres' ? 'PostgreSQL' : `PGlite (${config.dataDir})`;

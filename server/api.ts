@@ -34,10 +34,18 @@ interface RequestState {
   requestId: string;
   auth: AuthUser | null;
   rawBody: string | undefined;
+  onRouted: ((route: Route) => void) | undefined;
+}
+
+/** The operation a request was routed to: its operationId and the spec's path template (`/properties/{id}`). */
+export interface Route {
+  operationId: string;
+  path: string;
 }
 
 export interface Api {
-  dispatch(request: DispatchRequest, requestId: string): Promise<DispatchResult>;
+  /** Runs one request; `onRouted` learns its operation as soon as routing has matched one (for logs, metrics and traces). */
+  dispatch(request: DispatchRequest, requestId: string, onRouted?: (route: Route) => void): Promise<DispatchResult>;
   operationIds: string[];
 }
 
@@ -86,6 +94,9 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
   });
 
   api.register({
+    postRoutingHandler: (c: Context, state: RequestState) => {
+      if (c.operation?.operationId) state.onRouted?.({ operationId: c.operation.operationId, path: c.operation.path });
+    },
     // A token that was sent but is not valid is refused even where signing in is optional.
     postSecurityHandler: (c: Context) => {
       const result = c.security?.bearerAuth as { error?: unknown } | undefined;
@@ -117,7 +128,8 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
 
   return {
     operationIds,
-    dispatch: ({ rawBody, ...request }, requestId) => api.handleRequest(request, { requestId, auth: null, rawBody } satisfies RequestState),
+    dispatch: ({ rawBody, ...request }, requestId, onRouted) =>
+      api.handleRequest(request, { requestId, auth: null, rawBody, onRouted } satisfies RequestState),
   };
 }
 

@@ -1,9 +1,10 @@
 /**
- * The Koa application: request ids, the one error-to-problem mapper, the
- * infrastructure routes (spec, docs, health, GraphQL), JSON body parsing with its
- * limits, and then every API request handed to openapi-backend (api.ts).
+ * The Koa application: request ids, the one error-to-problem mapper, access logs and
+ * request metrics, the infrastructure routes (spec, docs, health, metrics, GraphQL),
+ * JSON body parsing with its limits, and then every API request handed to
+ * openapi-backend (api.ts).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -11,10 +12,15 @@ import { stringify } from 'yaml';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Document } from 'openapi-backend';
+import type { PoolUsage } from '../db/index.js';
 import { createApi, type Api } from './api.js';
+import type { Config } from './config.js';
 import { docsAsset, docsInit, docsPage } from './docs.js';
 import { ApiError, toApiError, toProblem } from './errors.js';
 import { GRAPHQL_PATH, graphqlMiddleware, loadGraphQLSchema } from './graphql.js';
+import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { traceRoute } from './telemetry.js';
 import type { Deps, Handlers } from './operations.js';
 
 export interface AppOptions {
@@ -22,7 +28,11 @@ export interface AppOptions {
   handlers: Handlers;
   deps: Deps;
   redis?: Redis;
-  log?: (line: Record<string, unknown>) => void;
+  /** The process's logger; without it, one is made that writes to `log`, or to stdout. */
+  logger?: Logger;
+  log?: LogFn;
+  /** The PostgreSQL pool, whose usage /metrics shows. */
+  pool?: PoolUsage | undefined;
 }
 
 export interface App {
@@ -34,30 +44,41 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { spec, deps, redis } = options;
-  const log = options.log ?? ((line) => console.log(JSON.stringify(line)));
+  const logger = options.logger ?? createLogger(deps.config, options.log);
+  const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs });
   // openapi-backend dereferences the document it is given; keep ours pristine for /openapi.json.
   const api = await createApi(structuredClone(spec), options.handlers, deps);
   const koa = new Koa({ proxy: false });
+  // Koa reports here what fails after a response has begun (a client gone mid-body); into the one log, not stderr.
+  koa.on('error', (err: Error) => logger.warn({ error: String(err) }, 'response failed'));
 
   koa.use(async (ctx, next) => {
     const sent = ctx.get('X-Request-Id');
     ctx.state.requestId = REQUEST_ID.test(sent) ? sent : randomUUID();
     ctx.set('X-Request-Id', ctx.state.requestId);
+    const requestLog = logger.child({ request_id: ctx.state.requestId });
     const started = performance.now();
     try {
       await next();
     } catch (err) {
       const { error, unexpected } = toApiError(err);
-      if (unexpected) {
-        log({ level: 'error', request_id: ctx.state.requestId, message: 'unexpected error', error: String((err as Error)?.stack ?? err) });
-      }
+      if (unexpected) requestLog.error({ error: String((err as Error)?.stack ?? err) }, 'unexpected error');
       ctx.status = error.status;
       for (const [name, value] of Object.entries(error.headers ?? {})) ctx.set(name, value);
       ctx.type = 'application/problem+json';
       ctx.body = toProblem(error, ctx.state.requestId);
     }
+    const seconds = (performance.now() - started) / 1000;
+    // The operationId when openapi-backend routed it, else the infrastructure route; never the raw path (unbounded labels).
+    const routerPath = (ctx as { routerPath?: string }).routerPath;
+    const operation: string = ctx.state.operationId ?? routerPath ?? 'unmatched';
+    if (routerPath) traceRoute(routerPath);
+    metrics.observeRequest({ operation, method: ctx.method, status: ctx.status }, seconds);
     if (deps.config.logRequests) {
-      log({ level: 'info', request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) });
+      requestLog.info(
+        { method: ctx.method, path: ctx.path, operation, status: ctx.status, duration_ms: Math.round(seconds * 10_000) / 10 },
+        'request',
+      );
     }
   });
 
@@ -102,6 +123,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = asset.body;
   });
+  infra.get('/metrics', async (ctx) => {
+    checkMetricsAccess(ctx.get('Authorization'), deps.config);
+    const { contentType, body } = await metrics.render();
+    ctx.type = contentType;
+    ctx.body = body;
+  });
   infra.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -130,7 +157,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     };
   });
   // GraphQL reads its own body (with the same size limit), so it is routed before the JSON body parser.
-  const graphql = graphqlMiddleware(await loadGraphQLSchema(spec, api.dispatch, log), deps.config);
+  const graphql = graphqlMiddleware(await loadGraphQLSchema(spec, api.dispatch, logFunction(logger)), deps.config);
   infra.get(GRAPHQL_PATH, graphql);
   infra.post(GRAPHQL_PATH, graphql);
   koa.use(infra.routes());
@@ -156,6 +183,10 @@ export async function createApp(options: AppOptions): Promise<App> {
         rawBody: ctx.state.hasBody ? (ctx.request as { rawBody?: string }).rawBody : undefined,
       },
       ctx.state.requestId,
+      ({ operationId, path }) => {
+        ctx.state.operationId = operationId;
+        traceRoute(path);
+      },
     );
     ctx.status = result.status;
     for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
@@ -173,6 +204,28 @@ function withinProbeTime<T>(work: Promise<T>): Promise<T> {
     timer = setTimeout(() => reject(new Error('timeout')), READY_PROBE_MS);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Who may read /metrics. With METRICS_TOKEN set, whoever sends it as a bearer token
+ * (Prometheus sends it with `authorization: { credentials: ... }`): the API port is
+ * public, and traffic counts and latencies are not everybody's business. Without it,
+ * anyone outside production (a developer's machine, the tests), and in production
+ * nobody: metrics stay off until an operator chooses a token.
+ */
+function checkMetricsAccess(authorization: string, config: Pick<Config, 'metricsToken' | 'nodeEnv'>): void {
+  if (!config.metricsToken) {
+    if (config.nodeEnv !== 'production') return;
+    throw new ApiError('not_found', 'Metrics are off in production until METRICS_TOKEN is set.');
+  }
+  const sent = /^Bearer (.+)$/i.exec(authorization)?.[1] ?? '';
+  // Compare digests, so the comparison takes the same time whatever was sent.
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  if (!timingSafeEqual(digest(sent), digest(config.metricsToken))) {
+    throw new ApiError('unauthenticated', 'Send the metrics token: "Authorization: Bearer <METRICS_TOKEN>".', undefined, {
+      'WWW-Authenticate': 'Bearer',
+    });
+  }
 }
 
 async function probe(check: () => Promise<unknown>): Promise<'ok' | 'unreachable'> {

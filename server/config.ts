@@ -1,149 +1,225 @@
 /**
- * Configuration, read once from the environment. Every variable is listed in the
- * README's configuration table; nothing else in the code reads process.env.
+ * Configuration: every setting is an environment variable, declared once below
+ * with its type, bounds, default and meaning. loadConfig() checks them all at
+ * startup and names every bad one; the README's settings table and .env.example
+ * are generated from this schema (`npm run generate`, scripts/generate-settings.ts),
+ * so neither can drift from it. Nothing else in the code reads process.env (the
+ * OpenTelemetry SDK reads its own OTEL_* variables).
  */
-export interface Config {
-  nodeEnv: 'development' | 'test' | 'production';
-  port: number;
-  host: string;
-  /** PostgreSQL connection string; without it the embedded PGlite database is used. */
-  databaseUrl: string | undefined;
-  /** Where the embedded database keeps its files (`memory://` keeps nothing). */
-  dataDir: string;
-  /** Redis connection string; without it sessions live in the database. */
-  redisUrl: string | undefined;
-  /** Put before every Redis key, so that deployments (or test runs) can share one Redis. */
-  redisKeyPrefix: string;
-  /** Seed the demo data when the embedded database is created. */
-  seedOnFirstStart: boolean;
-  sessionTtlSeconds: number;
-  /** Largest accepted JSON body, in bytes. */
-  bodyLimitBytes: number;
-  /** Check every response against the spec (on in development and test). */
-  validateResponses: boolean;
-  /** Failed sign-ins allowed per email within the window before 429. */
-  loginMaxFailures: number;
-  loginWindowSeconds: number;
-  logRequests: boolean;
-  /** Browser origins allowed to call the API (CORS); empty allows none, `*` allows any. */
-  corsOrigins: string[];
-  /** How long a pending booking holds its dates waiting for payment. */
-  bookingHoldSeconds: number;
-  /** The service fee, in basis points of subtotal + cleaning fee (1000 = 10%). */
-  serviceFeeBasisPoints: number;
-  /** How often this process writes down lapsed holds and finished stays; 0 turns the sweep off. */
-  bookingSweepSeconds: number;
-  /** Days after check-out during which a stay can be reviewed and its review edited (0: the check-out day only). */
-  reviewWindowDays: number;
-  /** Answer GraphQL introspection queries (on unless production). */
-  graphqlIntrospection: boolean;
-  /** Serve the GraphiQL page at GET /graphql (on unless production). */
-  graphqlGraphiql: boolean;
-  /** Deepest selection a GraphQL query may nest. */
-  graphqlMaxDepth: number;
-  /** Highest cost a GraphQL query may have (objects count 2, scalars 1, deeper levels more). */
-  graphqlMaxCost: number;
-  /** Most aliases one GraphQL query may use (each aliased field can be one more REST call). */
-  graphqlMaxAliases: number;
-  /** Who moves the money: `stripe`, or `local`, the offline stand-in (default without a Stripe key). */
-  paymentProvider: 'stripe' | 'local';
-  stripeSecretKey: string | undefined;
-  /** The webhook endpoint's signing secret (`whsec_...`); the local provider has a public default. */
-  stripeWebhookSecret: string | undefined;
-  /** Where Stripe's API is; only tests change it, to a local server that answers like Stripe. */
-  stripeApiBase: URL | undefined;
-  /** Production refuses the local provider unless this is set: it takes no money. */
-  allowLocalPaymentsInProduction: boolean;
-  /** SMTP connection string for notification emails; without it they are written to mailOutboxDir. */
-  smtpUrl: string | undefined;
-  mailFrom: string;
-  mailOutboxDir: string;
-  /** Run the background jobs in this process too (`npm run worker` runs only them). */
-  runWorkers: boolean;
-  /** First retry delay of a failed job; each next one doubles. */
-  jobBackoffMs: number;
-  /** How often owed work without a job (a lost job, a refund due for another try) is started again; 0 turns it off. */
-  jobSweepSeconds: number;
-  /** The cost of new password hashes (server/passwords.ts): `standard`, or `fast`, which only tests use (the default under NODE_ENV=test). */
-  passwordHashProfile: 'standard' | 'fast';
+import { z } from 'zod';
+
+/** What the settings table and .env.example say about one setting. */
+export interface SettingMeta {
+  /** The environment variable. */
+  env: string;
+  description: string;
+  /** The default as it would be written in the environment; undefined when the default is "unset" or depends on others. */
+  fallback?: string | undefined;
+  /** The default in words, when it depends on other settings. */
+  defaultText?: string | undefined;
+  /** A value to show in .env.example when the default is unset. */
+  example?: string | undefined;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const nodeEnv = parseNodeEnv(env.NODE_ENV);
-  return {
-    nodeEnv,
-    port: integer(env, 'PORT', 3000),
-    host: env.HOST ?? '127.0.0.1',
-    databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: env.DATA_DIR || '.data/pglite',
-    redisUrl: env.REDIS_URL || undefined,
-    redisKeyPrefix: env.REDIS_KEY_PREFIX ?? 'staybook:',
-    seedOnFirstStart: bool(env, 'SEED_DEMO_DATA', true),
-    sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 7 * 24 * 3600),
-    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 100 * 1024),
-    validateResponses: bool(env, 'VALIDATE_RESPONSES', nodeEnv !== 'production'),
-    loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 10),
-    loginWindowSeconds: integer(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),
-    logRequests: bool(env, 'LOG_REQUESTS', nodeEnv !== 'test'),
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
-    bookingHoldSeconds: integer(env, 'BOOKING_HOLD_SECONDS', 15 * 60, { min: 1 }),
-    serviceFeeBasisPoints: integer(env, 'SERVICE_FEE_BASIS_POINTS', 1000, { max: 10_000 }),
-    bookingSweepSeconds: integer(env, 'BOOKING_SWEEP_SECONDS', 60),
-    reviewWindowDays: integer(env, 'REVIEW_WINDOW_DAYS', 14, { max: 3650 }),
-    graphqlIntrospection: bool(env, 'GRAPHQL_INTROSPECTION', nodeEnv !== 'production'),
-    graphqlGraphiql: bool(env, 'GRAPHQL_GRAPHIQL', nodeEnv !== 'production'),
-    graphqlMaxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 8),
-    graphqlMaxCost: integer(env, 'GRAPHQL_MAX_COST', 5000),
-    graphqlMaxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15),
-    paymentProvider: paymentProvider(env),
-    stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
-    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
-    stripeApiBase: env.STRIPE_API_BASE ? new URL(env.STRIPE_API_BASE) : undefined,
-    allowLocalPaymentsInProduction: bool(env, 'ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION', false),
-    smtpUrl: env.SMTP_URL || undefined,
-    mailFrom: env.MAIL_FROM || 'Staybook <no-reply@staybook.example>',
-    mailOutboxDir: env.MAIL_OUTBOX_DIR || '.data/outbox',
-    runWorkers: bool(env, 'RUN_WORKERS', true),
-    jobBackoffMs: integer(env, 'JOB_BACKOFF_MS', 2000, { min: 1 }),
-    jobSweepSeconds: integer(env, 'JOB_SWEEP_SECONDS', 60),
-    passwordHashProfile: passwordHashProfile(env, nodeEnv),
-  };
-}
+type Meta = Omit<SettingMeta, 'env' | 'description' | 'fallback'>;
 
-function paymentProvider(env: NodeJS.ProcessEnv): Config['paymentProvider'] {
-  const chosen = env.PAYMENT_PROVIDER || (env.STRIPE_SECRET_KEY ? 'stripe' : 'local');
-  if (chosen !== 'stripe' && chosen !== 'local') throw new Error(`PAYMENT_PROVIDER must be stripe or local, got "${chosen}"`);
-  return chosen;
-}
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function passwordHashProfile(env: NodeJS.ProcessEnv, nodeEnv: Config['nodeEnv']): Config['passwordHashProfile'] {
-  const chosen = env.PASSWORD_HASH_PROFILE || (nodeEnv === 'test' ? 'fast' : 'standard');
-  if (chosen !== 'standard' && chosen !== 'fast') throw new Error(`PASSWORD_HASH_PROFILE must be standard or fast, got "${chosen}"`);
-  // The fast profile is for test suites only: real passwords are never hashed cheaply.
-  if (chosen === 'fast' && nodeEnv === 'production') throw new Error('PASSWORD_HASH_PROFILE=fast is for tests; production hashes with standard');
-  return chosen;
-}
+// The schema is keyed by Config's field names; each field's meta names the variable it reads.
+const fields = {
+  port: integer('PORT', 'HTTP port', 3000, { max: 65_535 }),
+  host: text('HOST', 'interface to listen on (`0.0.0.0` in a container)', '127.0.0.1'),
+  nodeEnv: oneOf('NODE_ENV', ['development', 'test', 'production'], 'development',
+    '`production` turns response validation, GraphiQL and introspection off by default; `test` turns access logs off'),
+  databaseUrl: optionalText('DATABASE_URL', 'PostgreSQL connection string; unset uses the embedded PGlite', {
+    example: 'postgres://postgres@127.0.0.1:5432/staybook',
+  }),
+  dataDir: text('DATA_DIR', 'where the embedded database lives; `memory://` keeps nothing', '.data/pglite'),
+  seedOnFirstStart: flag('SEED_DEMO_DATA', 'seed the demo data when the embedded database is first created (never on `DATABASE_URL`)', true),
+  redisUrl: optionalText('REDIS_URL', 'Redis for sessions and sign-in throttling; unset keeps sessions in the database', {
+    example: 'redis://127.0.0.1:6379',
+  }),
+  redisKeyPrefix: text('REDIS_KEY_PREFIX', 'put before every Redis key, so deployments (and test runs) can share one Redis', 'staybook:'),
+  sessionTtlSeconds: integer('SESSION_TTL_SECONDS', 'how long a sign-in token lives (7 days)', 7 * 24 * 3600),
+  bodyLimitBytes: integer('BODY_LIMIT_BYTES', 'largest JSON body accepted (413 above it)', 100 * 1024),
+  validateResponses: dependentFlag('VALIDATE_RESPONSES', 'check every response against the spec; a mismatch is a 500 and a log line', 'on unless production'),
+  loginMaxFailures: integer('LOGIN_MAX_FAILURES', 'failed sign-ins per email within the window before 429', 10),
+  loginWindowSeconds: integer('LOGIN_WINDOW_SECONDS', 'that window', 15 * 60),
+  logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info', 'least severe log line written (JSON, one per line, on stdout)'),
+  logRequests: dependentFlag('LOG_REQUESTS', 'one access-log line per request (method, path, operation, status, duration)', 'on unless test'),
+  metricsToken: optionalText('METRICS_TOKEN', 'bearer token that `GET /metrics` requires; unset leaves it open, except in production where it is then off', {
+    example: 'a-long-random-string',
+  }),
+  otelExporterOtlpEndpoint: optionalUrl('OTEL_EXPORTER_OTLP_ENDPOINT',
+    'OpenTelemetry collector (OTLP/HTTP) that traces are sent to; unset loads no tracing at all. The SDK reads the other standard `OTEL_*` variables too', {
+      example: 'http://127.0.0.1:4318',
+    }),
+  otelServiceName: text('OTEL_SERVICE_NAME', 'the service name traces carry', 'staybook'),
+  corsOrigins: list('CORS_ORIGINS', 'comma-separated browser origins allowed to call the API (`*` for any); empty sends no CORS headers', {
+    example: 'https://app.example.com',
+  }),
+  bookingHoldSeconds: integer('BOOKING_HOLD_SECONDS', 'how long a pending booking holds its dates waiting for payment (15 minutes)', 15 * 60, { min: 1 }),
+  serviceFeeBasisPoints: integer('SERVICE_FEE_BASIS_POINTS', 'the service fee, in hundredths of a percent of subtotal + cleaning fee (1000 = 10%)', 1000, {
+    max: 10_000,
+  }),
+  reviewWindowDays: integer('REVIEW_WINDOW_DAYS',
+    'days after check-out during which a stay can be reviewed and its review edited (`0`: the check-out day only)', 14, { max: 3650 }),
+  bookingSweepSeconds: integer('BOOKING_SWEEP_SECONDS',
+    'how often a process writes down lapsed holds and finished stays and forgets day-old idempotency keys; `0` turns it off (nothing depends on it)', 60),
+  graphqlIntrospection: dependentFlag('GRAPHQL_INTROSPECTION', 'answer GraphQL introspection queries (`__schema`, `__type`)', 'on unless production'),
+  graphqlGraphiql: dependentFlag('GRAPHQL_GRAPHIQL', 'serve the GraphiQL page at `GET /graphql`', 'on unless production'),
+  graphqlMaxDepth: integer('GRAPHQL_MAX_DEPTH', 'deepest selection a GraphQL query may nest', 8),
+  graphqlMaxCost: integer('GRAPHQL_MAX_COST', 'highest cost a GraphQL query may have (graphql-armor: objects 2, scalars 1, x1.5 per level)', 5000),
+  graphqlMaxAliases: integer('GRAPHQL_MAX_ALIASES', 'most aliases in one GraphQL query (each aliased field can be one more REST call)', 15),
+  paymentProvider: dependentOneOf('PAYMENT_PROVIDER', ['stripe', 'local'],
+    'who moves the money: `stripe`, or `local` (offline, Stripe\'s test payment methods)', '`stripe` with a key, else `local`'),
+  stripeSecretKey: optionalText('STRIPE_SECRET_KEY', 'Stripe API key (`sk_live_...` / `sk_test_...`)', { example: 'sk_test_...' }),
+  stripeWebhookSecret: optionalText('STRIPE_WEBHOOK_SECRET',
+    'the webhook endpoint\'s signing secret; with `local`, unset means the public `whsec_local_development_only`', { example: 'whsec_...' }),
+  stripeApiBase: optionalUrl('STRIPE_API_BASE', 'where Stripe\'s API is; only tests change it, to a local server that answers like Stripe', {
+    example: 'http://127.0.0.1:12111',
+  }),
+  allowLocalPaymentsInProduction: flag('ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION', 'let a production deployment (a demo) run on the local provider', false),
+  smtpUrl: optionalText('SMTP_URL', 'SMTP server for notification emails; unset writes them to the outbox folder', {
+    example: 'smtp://user:password@smtp.example.com:587',
+  }),
+  mailFrom: text('MAIL_FROM', 'sender of notification emails', 'Staybook <no-reply@staybook.example>'),
+  mailOutboxDir: text('MAIL_OUTBOX_DIR', 'where emails go without SMTP, one `.eml` file each', '.data/outbox'),
+  runWorkers: flag('RUN_WORKERS', 'run background jobs in this server process too (with Redis); without Redis they always run in process', true),
+  jobBackoffMs: integer('JOB_BACKOFF_MS', 'first retry delay of a failed job; each further one doubles (5 retries)', 2000, { min: 1 }),
+  jobSweepSeconds: integer('JOB_SWEEP_SECONDS',
+    'how often owed work without a job (a lost job, a refund due for another try) is started again; `0` turns it off', 60),
+  passwordHashProfile: dependentOneOf('PASSWORD_HASH_PROFILE', ['standard', 'fast'],
+    'the cost of new password hashes: `standard` (argon2id, 64 MiB, 3 passes), or `fast` (1 MiB, 1 pass) for test suites only, refused in production',
+    '`fast` under test, else `standard`'),
+};
 
-function parseNodeEnv(value: string | undefined): Config['nodeEnv'] {
-  if (value === 'production' || value === 'test') return value;
-  return 'development';
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, bounds: { min?: number; max?: number } = {}): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  const { min = 0, max = Number.MAX_SAFE_INTEGER } = bounds;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+/** The settings, checked and with every default filled in, including those that depend on others. */
+export const configSchema = z.object(fields).check((ctx) => {
+  // Real passwords are never hashed cheaply: the fast profile exists for test suites.
+  if (ctx.value.nodeEnv === 'production' && ctx.value.passwordHashProfile === 'fast') {
+    ctx.issues.push({ code: 'custom', path: ['passwordHashProfile'], message: 'is for tests; production hashes with standard', input: ctx.value.passwordHashProfile });
   }
-  return value;
+}).transform((settings) => ({
+  ...settings,
+  validateResponses: settings.validateResponses ?? settings.nodeEnv !== 'production',
+  logRequests: settings.logRequests ?? settings.nodeEnv !== 'test',
+  graphqlIntrospection: settings.graphqlIntrospection ?? settings.nodeEnv !== 'production',
+  graphqlGraphiql: settings.graphqlGraphiql ?? settings.nodeEnv !== 'production',
+  paymentProvider: settings.paymentProvider ?? (settings.stripeSecretKey ? 'stripe' : 'local'),
+  stripeApiBase: settings.stripeApiBase === undefined ? undefined : new URL(settings.stripeApiBase),
+  passwordHashProfile: settings.passwordHashProfile ?? (settings.nodeEnv === 'test' ? 'fast' : 'standard'),
+}));
+
+export type Config = z.output<typeof configSchema>;
+
+/** Every setting's variable and documentation, in the schema's order (for the generated table and .env.example). */
+export function settingsMeta(): SettingMeta[] {
+  return Object.values(fields).map(metaOf);
 }
 
-function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
-  throw new Error(`${name} must be true or false, got "${raw}"`);
+function metaOf(schema: z.ZodType): SettingMeta {
+  return schema.meta() as unknown as SettingMeta;
+}
+
+/**
+ * Reads the settings from `env`. An empty value counts as unset. Every bad value is
+ * named in one error, e.g. `PORT must be an integer from 0 to 65535, got "http"`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(
+    Object.entries(fields).map(([key, schema]) => {
+      const value = env[metaOf(schema).env];
+      return [key, value === '' ? undefined : value];
+    }),
+  );
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = new Map<string, string>();
+  for (const issue of result.error.issues) {
+    const key = String(issue.path[0]);
+    const name = metaOf(fields[key as keyof typeof fields]).env;
+    if (!problems.has(name)) problems.set(name, `${name} ${issue.message}, got "${raw[key]}"`);
+  }
+  throw new Error([...problems.values()].join('\n'));
+}
+
+/**
+ * Loads `.env` from the working directory into process.env, if there is one. A
+ * variable already in the environment wins over the file (Node's own parser and
+ * rule, as with `node --env-file`). Call it first thing, before anything reads the
+ * environment; a missing file is not an error.
+ */
+export function loadEnvFile(path = '.env'): boolean {
+  try {
+    process.loadEnvFile(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+// Builders: each returns the zod schema of one setting, with its documentation attached as meta.
+
+function describe(env: string, description: string, fallback: unknown, meta: Meta = {}) {
+  return { env, description, fallback: fallback === undefined ? undefined : String(fallback), ...meta };
+}
+
+function integer(env: string, description: string, fallback: number, bounds: { min?: number; max?: number } = {}) {
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = bounds;
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.coerce
+    .number({ error })
+    .int({ error })
+    .min(min, { error })
+    .max(max, { error })
+    .default(fallback)
+    .meta(describe(env, description, fallback));
+}
+
+function flag(env: string, description: string, fallback: boolean) {
+  return boolean().default(fallback).meta(describe(env, description, fallback));
+}
+
+/** A boolean whose default depends on other settings: left undefined here, decided by configSchema's transform. */
+function dependentFlag(env: string, description: string, defaultText: string) {
+  return boolean().optional().meta(describe(env, description, undefined, { defaultText }));
+}
+
+function boolean() {
+  return z.stringbool({ truthy: ['1', 'true', 'yes', 'on'], falsy: ['0', 'false', 'no', 'off'], error: 'must be true or false' });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(env: string, values: T, fallback: T[number], description: string) {
+  return choice(values).default(fallback as never).meta(describe(env, description, fallback));
+}
+
+/** One of a list, whose default depends on other settings (decided by configSchema's transform). */
+function dependentOneOf<const T extends readonly [string, ...string[]]>(env: string, values: T, description: string, defaultText: string) {
+  return choice(values).optional().meta(describe(env, description, undefined, { defaultText }));
+}
+
+function choice<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `must be ${values.slice(0, -1).join(', ')}${values.length > 1 ? ' or ' : ''}${values.at(-1)}` });
+}
+
+function text(env: string, description: string, fallback: string) {
+  return z.string().default(fallback).meta(describe(env, description, fallback));
+}
+
+function optionalText(env: string, description: string, meta: Meta = {}) {
+  return z.string().optional().meta(describe(env, description, undefined, meta));
+}
+
+function optionalUrl(env: string, description: string, meta: Meta = {}) {
+  return z.url({ error: 'must be a URL such as http://host:port' }).optional().meta(describe(env, description, undefined, meta));
+}
+
+function list(env: string, description: string, meta: Meta = {}) {
+  return z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+    .meta(describe(env, description, undefined, { defaultText: 'empty', ...meta }));
 }

@@ -1,27 +1,33 @@
 /**
- * Entry point of `npm start`: one server process configured from the environment.
+ * Entry point of `npm start`: one server process configured from the environment
+ * (and from `.env`, which the environment overrides).
  */
-import { loadConfig } from './config.js';
-import { startServer } from './server.js';
+import { loadConfig, loadEnvFile } from './config.js';
+import { startTelemetry } from './telemetry.js';
 
+loadEnvFile();
 const config = loadConfig();
+// Tracing (when configured) patches http, koa, pg and ioredis as they load: start it before importing the server.
+const telemetry = await startTelemetry(config);
+const { startServer } = await import('./server.js');
 const server = await startServer(config);
+const log = server.logger;
 const where = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`;
-console.log(`Staybook API listening on ${server.url} (${config.nodeEnv}, database: ${where}, sessions: ${server.deps.sessions.kind})`);
-console.log(`Payments: ${config.paymentProvider} provider; jobs: ${server.deps.jobs.kind}${config.smtpUrl ? '; mail: SMTP' : `; mail outbox: ${config.mailOutboxDir}`}`);
-if (server.seeded) console.log('Demo data seeded: sign in as host@example.com, guest@example.com or admin@example.com with "demo-password".');
-console.log(`API reference: ${server.url}/docs   spec: ${server.url}/openapi.json`);
+log.info(`Staybook API listening on ${server.url} (${config.nodeEnv}, database: ${where}, sessions: ${server.deps.sessions.kind})`);
+log.info(`Payments: ${config.paymentProvider} provider; jobs: ${server.deps.jobs.kind}${config.smtpUrl ? '; mail: SMTP' : `; mail outbox: ${config.mailOutboxDir}`}${telemetry ? '; traces: OTLP' : ''}`);
+if (server.seeded) log.info('Demo data seeded: sign in as host@example.com, guest@example.com or admin@example.com with "demo-password".');
+log.info(`API reference: ${server.url}/docs   spec: ${server.url}/openapi.json   metrics: ${server.url}/metrics`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal} received, closing`);
-    server.close().then(
+    log.info(`${signal} received, closing`);
+    server.close().then(() => telemetry?.shutdown()).then(
       () => process.exit(0),
       (err: unknown) => {
-        console.error(err);
+        log.error({ error: String((err as Error)?.stack ?? err) }, 'could not close cleanly');
         process.exit(1);
       },
     );

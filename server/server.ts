@@ -18,6 +18,7 @@ import { createApp } from './app.js';
 import { loginThrottle } from './auth.js';
 import { every, startBackground } from './background.js';
 import type { Config } from './config.js';
+import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
 import type { Deps } from './operations.js';
 import { connectRedis } from './redis.js';
 import { sessionStore } from './sessions.js';
@@ -31,12 +32,16 @@ export async function loadSpec(): Promise<Document> {
 export interface RunningServer {
   url: string;
   deps: Deps;
+  /** The process's logger (JSON lines on stdout, or the caller's sink). */
+  logger: Logger;
   seeded: boolean;
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, log?: (line: Record<string, unknown>) => void): Promise<RunningServer> {
-  const writeLog = log ?? ((line: Record<string, unknown>) => console.error(JSON.stringify(line)));
+/** `log`, when given, receives every log line instead of stdout (the tests print only the errors). */
+export async function startServer(config: Config, log?: LogFn): Promise<RunningServer> {
+  const logger = createLogger(config, log);
+  const writeLog = logFunction(logger);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: writeLog });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, log: writeLog }) : undefined;
   let background: ReturnType<typeof startBackground> | undefined;
@@ -56,7 +61,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
       jobs: background.jobs,
       log: writeLog,
     };
-    const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, log });
+    const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, logger, pool: database.pool });
     // Writes down lapsed holds and finished stays, and forgets idempotency keys past their day.
     // Nothing depends on it running (reads compute the status, bookings expire lapsed holds
     // themselves); several processes may run it at once, as each statement is idempotent.
@@ -73,6 +78,7 @@ export async function startServer(config: Config, log?: (line: Record<string, un
     return {
       url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       deps,
+      logger,
       seeded,
       async close() {
         await stopSweeping();

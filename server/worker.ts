@@ -8,14 +8,16 @@
 import { openDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { startBackground } from './background.js';
-import { loadConfig } from './config.js';
+import { loadConfig, loadEnvFile } from './config.js';
+import { createLogger, logFunction } from './log.js';
 
+loadEnvFile();
 const config = loadConfig();
 if (!config.databaseUrl || !config.redisUrl) {
   console.error('npm run worker needs DATABASE_URL and REDIS_URL: the embedded default runs its jobs inside the server.');
   process.exit(2);
 }
-const log = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
+const log = logFunction(createLogger(config));
 const database = await openDatabase({ databaseUrl: config.databaseUrl });
 await migrateToLatest(database.db);
 const background = startBackground({ config, db: database.db, work: true, log });
