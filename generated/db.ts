@@ -69,6 +69,7 @@ export interface IdempotencyKeys {
 export interface Notifications {
   attempts: Generated<number>;
   booking_id: string;
+  claimed_until: Timestamp | null;
   created_at: Generated<Timestamp>;
   id: Generated<string>;
   kind: string;

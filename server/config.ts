@@ -64,6 +64,8 @@ export interface Config {
   jobBackoffMs: number;
   /** How often owed work without a job (a lost job, a refund due for another try) is started again; 0 turns it off. */
   jobSweepSeconds: number;
+  /** On SIGTERM, how long requests in flight, then running jobs, may take to finish before the process closes what is left. */
+  shutdownGraceSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -104,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runWorkers: bool(env, 'RUN_WORKERS', true),
     jobBackoffMs: integer(env, 'JOB_BACKOFF_MS', 2000, { min: 1 }),
     jobSweepSeconds: integer(env, 'JOB_SWEEP_SECONDS', 60),
+    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10),
   };
 }
 
