@@ -47,9 +47,9 @@ export function startBackground(options: { config: Config; db: Db; work: boolean
   const mailer = createMailer({ smtpUrl: config.smtpUrl, outboxDir: config.mailOutboxDir, from: config.mailFrom });
   const context = (enqueue: JobRunner['enqueue']): JobContext => ({ db, config, provider, mailer, enqueue, log });
   const works = options.work || !config.redisUrl;
-  // When the queues connect, and whenever Redis comes back, a worker starts the jobs
-  // of everything owed at once: a Redis that restarted empty lost what it held, and
-  // rows made owed while it was away would otherwise wait for the sweep's lease.
+  // When the queues find a Redis that lost its jobs (it restarted empty), a worker
+  // starts the jobs of everything owed at once, instead of leaving them to the
+  // periodic sweep's lease of minutes.
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepNow = () => {
     sweeping = sweeping.then(() => enqueueOwedWork(db, jobs, { includeQueued: true })).then(
@@ -65,7 +65,7 @@ export function startBackground(options: { config: Config; db: Db; work: boolean
         work: options.work,
         context,
         log,
-        ...(works ? { onRedisReady: sweepNow } : {}),
+        ...(works ? { onRedisEmpty: sweepNow } : {}),
       })
     : inProcessRunner({ backoffMs: config.jobBackoffMs, context });
   const stopSweeping = works

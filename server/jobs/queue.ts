@@ -17,6 +17,7 @@
  * (a refund holds its row lock across the provider call and sends an idempotency
  * key, a notification is claimed before it is sent).
  */
+import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
 import { executeRefund } from './execute-refund.js';
 import { followUpPayment } from './follow-up-payment.js';
@@ -145,11 +146,12 @@ interface BeeOptions {
   context: (enqueue: JobRunner['enqueue']) => JobContext;
   log: Log;
   /**
-   * Called once the queues are connected, and again each time Redis comes back
-   * after the connection was lost: a Redis that restarted empty has lost the
-   * jobs it held, and those owed while it was away are rows waiting for a job.
+   * Called when the queues connect, at start or after a lost connection, to a
+   * Redis that holds nothing of ours: a new one, or one that restarted empty and
+   * lost the jobs it held. The work they stood for is rows in the database. Only
+   * one of the processes that pass it is called for each such Redis.
    */
-  onRedisReady?: () => void;
+  onRedisEmpty?: () => void;
 }
 
 /**
@@ -194,8 +196,22 @@ function redisSettings(url: string): BeeQueue.QueueSettings['redis'] {
   } as BeeQueue.QueueSettings['redis'];
 }
 
-/** bee-queue's command client, which it does not type: its `end` and `ready` events tell of a lost and a regained Redis. */
-type QueueClient = { on(event: 'end' | 'ready', listener: () => void): void };
+/**
+ * bee-queue runs its Lua scripts by hash (EVALSHA) and loads them once, when it
+ * connects; a Redis that restarted has forgotten them, and every enqueue, stall
+ * check and delayed-job activation then fails with NOSCRIPT for good. Its own
+ * loader (not part of its typed API) loads them again on each reconnect.
+ */
+const beeQueueScripts = createRequire(import.meta.url)('bee-queue/lib/lua/index.js') as { buildCache(client: QueueClient): Promise<unknown> };
+
+/**
+ * bee-queue's command client (node_redis), which it does not type: its `end` and
+ * `ready` events tell of a lost and a regained Redis.
+ */
+type QueueClient = {
+  on(event: 'end' | 'ready', listener: () => void): void;
+  set(key: string, value: string, mode: 'NX', callback: (err: Error | null, reply: string | null) => void): void;
+};
 
 /** bee-queue on Redis. bee-queue is given connection settings, not an ioredis client: it ignores those (TOOLCHAIN.md). */
 export function beeQueueRunner(options: BeeOptions): JobRunner {
@@ -231,10 +247,24 @@ export function beeQueueRunner(options: BeeOptions): JobRunner {
     });
     queue.on('stalled', (jobId: string) => log({ level: 'warn', message: 'stalled job put back in the queue', queue: name, job_id: jobId }));
   }
+  const clientOf = (queue: BeeQueue) => (queue as unknown as { client: QueueClient }).client;
+  // A key of ours that exists as long as this Redis keeps its data: whoever sets it
+  // finds a Redis without our queues' jobs, and has the owed work enqueued again.
+  const marker = `${options.keyPrefix}bq:holds-jobs-since`;
+  const checkRedisKeptJobs = (client: QueueClient) => {
+    if (!options.onRedisEmpty || closing) return;
+    client.set(marker, new Date().toISOString(), 'NX', (err, reply) => {
+      if (err) log({ level: 'warn', message: 'job queue: could not check whether Redis kept its jobs', error: String(err) });
+      else if (reply === 'OK' && !closing) {
+        log({ level: 'info', message: 'job queue: Redis holds no jobs of ours (new, or restarted empty); starting the owed work again' });
+        options.onRedisEmpty?.();
+      }
+    });
+  };
   void Promise.all([...queues.values()].map((queue) => queue.ready())).then(
     () => {
       for (const queue of queues.values()) {
-        const client = (queue as unknown as { client: QueueClient }).client;
+        const client = clientOf(queue);
         client.on('end', () => {
           if (redisLost || closing) return;
           redisLost = true;
@@ -244,10 +274,13 @@ export function beeQueueRunner(options: BeeOptions): JobRunner {
           if (!redisLost || closing) return;
           redisLost = false;
           log({ level: 'info', message: 'job queue: Redis is back' });
-          options.onRedisReady?.();
+          beeQueueScripts.buildCache(client).then(
+            () => checkRedisKeptJobs(client),
+            (err: unknown) => log({ level: 'error', message: 'job queue: could not load its scripts into Redis again', error: String(err) }),
+          );
         });
       }
-      options.onRedisReady?.();
+      checkRedisKeptJobs(clientOf(queues.values().next().value as BeeQueue));
     },
     (err: unknown) => log({ level: 'error', message: 'job queue could not start', error: String(err) }),
   );
