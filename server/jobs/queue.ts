@@ -34,8 +34,6 @@ export const jobDefinitions: Record<JobName, JobDefinition> = {
 export interface JobStats {
   runner: 'bee-queue' | 'in-process';
   waiting: number;
-  /** Being worked now; a job left here by a lost worker is put back within seconds by the stall check. */
-  active: number;
   /** Out of retries, kept for an operator to see until they are FAILED_JOB_RETENTION_DAYS old. */
   failed: number;
 }
@@ -95,7 +93,7 @@ export function inProcessRunner(options: { backoffMs: number; context: (enqueue:
       for (const job of jobs) schedule(job, 0, job.notBefore ? Math.max(0, job.notBefore.getTime() - Date.now()) : 0);
     },
     async stats() {
-      return { runner: 'in-process', waiting, active: running.size, failed: failedAt.length };
+      return { runner: 'in-process', waiting, failed: failedAt.length };
     },
     async pruneFailed(maxAgeMs) {
       const cutoff = Date.now() - maxAgeMs;
@@ -311,7 +309,6 @@ export function beeQueueRunner(options: BeeOptions): JobRunner {
       return {
         runner: 'bee-queue',
         waiting: counts.reduce((sum, count) => sum + count.waiting + count.delayed, 0),
-        active: counts.reduce((sum, count) => sum + count.active, 0),
         failed: counts.reduce((sum, count) => sum + count.failed, 0),
       };
     },
