@@ -156,8 +156,9 @@ interface BeeOptions {
  * bee-queue waits for Redis without limit (a command issued while it is down waits
  * for the reconnect), so a request or a health check would hang with it. Enqueueing
  * and stats give up waiting after this long; the command itself stays queued in the
- * client and is sent when Redis is back, and the owed rows are in the database
- * should this process stop first.
+ * client and is sent when Redis is back. Should this process stop first, or that
+ * Redis have restarted empty, the owed rows are in the database: onRedisEmpty and
+ * the sweep start their jobs.
  */
 const REDIS_WAIT_MS = 2000;
 
