@@ -338,7 +338,7 @@ export function beeQueueRunner(options: BeeOptions): JobRunner {
       // another worker finds it.
       const closed = Promise.all(
         [...queues.values()].map((queue) =>
-          queue.close(timeoutMs).catch((err: unknown) => log({ level: 'warn', message: 'job queue closed with jobs still running', queue: queue.name, error: String(err) })),
+          queue.close(timeoutMs).catch((err: unknown) => log({ level: 'warn', message: 'job queue closed at the deadline: jobs still running, or Redis unreachable', queue: queue.name, error: String(err) })),
         ),
       );
       // Quitting waits for a connection; without Redis there is nothing to wait for.
