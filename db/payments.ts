@@ -117,6 +117,11 @@ export async function findStalePendingPayments(db: Db, olderThanSeconds: number,
     .execute();
 }
 
+/** Touching a pending payment is the sweep's lease on it: until it is stale again, the next sweep leaves it to the job it started. */
+export async function touchPendingPayment(db: Db, id: string): Promise<void> {
+  await db.updateTable('payments').set({ updated_at: sql`now()` }).where('id', '=', id).where('status', '=', 'pending').execute();
+}
+
 export async function insertRefund(trx: Tx, values: Insertable<Refunds>): Promise<RefundRow> {
   return trx.insertInto('refunds').values(values).returningAll().executeTakeFirstOrThrow();
 }
@@ -148,6 +153,11 @@ export async function findOwedRefunds(db: Db, limit = 100): Promise<RefundRow[]>
     .orderBy('next_attempt_at')
     .limit(limit)
     .execute();
+}
+
+/** Refunds still pending, due or not: their jobs may have been lost with a Redis that restarted empty. */
+export async function findPendingRefunds(db: Db, limit = 100): Promise<RefundRow[]> {
+  return (await db.selectFrom('refunds').selectAll().where('status', '=', 'pending').orderBy('created_at').limit(limit).execute()) as RefundRow[];
 }
 
 /**

@@ -70,6 +70,7 @@ export interface IdempotencyKeys {
 export interface Notifications {
   attempts: Generated<number>;
   booking_id: string;
+  claimed_until: Timestamp | null;
   created_at: Generated<Timestamp>;
   id: Generated<string>;
   kind: "booking_confirmed" | "booking_cancelled" | "payment_receipt" | "refund_issued";

@@ -2,13 +2,14 @@
  * What payments and background work need, built from the config in one place for
  * both kinds of process: the API server (server.ts) and the worker (worker.ts).
  * The payment provider, the mail transport, the job runner (bee-queue with Redis,
- * in process without) and the sweep that restarts owed work.
+ * in process without), the sweep that restarts owed work and prunes old failed
+ * jobs, and their close, which lets running jobs finish first.
  */
 import type { Db } from '../db/index.js';
 import type { Config } from './config.js';
 import { createMailer, type Mailer } from './mail.js';
 import type { JobContext } from './jobs/job.js';
-import { beeQueueRunner, inProcessRunner, type JobRunner } from './jobs/queue.js';
+import { beeQueueRunner, FAILED_JOB_RETENTION_DAYS, inProcessRunner, type JobRunner } from './jobs/queue.js';
 import { enqueueOwedWork } from './jobs/sweep.js';
 import { LOCAL_WEBHOOK_SECRET, localProvider } from './payments/local.js';
 import type { PaymentProvider } from './payments/provider.js';
@@ -45,18 +46,42 @@ export function startBackground(options: { config: Config; db: Db; work: boolean
   const provider = createPaymentProvider(config);
   const mailer = createMailer({ smtpUrl: config.smtpUrl, outboxDir: config.mailOutboxDir, from: config.mailFrom });
   const context = (enqueue: JobRunner['enqueue']): JobContext => ({ db, config, provider, mailer, enqueue, log });
-  const jobs = config.redisUrl
-    ? beeQueueRunner({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, backoffMs: config.jobBackoffMs, work: options.work, context })
-    : inProcessRunner({ backoffMs: config.jobBackoffMs, context });
   const works = options.work || !config.redisUrl;
-  const stopSweeping = works ? every(config.jobSweepSeconds, () => enqueueOwedWork(db, jobs), log) : async () => {};
+  // When the queues find a Redis that lost its jobs (it restarted empty), a worker
+  // starts the jobs of everything owed at once, instead of leaving them to the
+  // periodic sweep's lease of minutes.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweepNow = () => {
+    sweeping = sweeping.then(() => enqueueOwedWork(db, jobs, { includeQueued: true })).then(
+      (started) => started.length > 0 && log({ level: 'info', message: 'started the jobs of owed work', jobs: started.length }),
+      (err: unknown) => log({ level: 'warn', message: 'could not start the jobs of owed work; the sweep will', error: String(err) }),
+    );
+  };
+  const jobs: JobRunner = config.redisUrl
+    ? beeQueueRunner({
+        redisUrl: config.redisUrl,
+        keyPrefix: config.redisKeyPrefix,
+        backoffMs: config.jobBackoffMs,
+        work: options.work,
+        context,
+        log,
+        ...(works ? { onRedisEmpty: sweepNow } : {}),
+      })
+    : inProcessRunner({ backoffMs: config.jobBackoffMs, context });
+  const stopSweeping = works
+    ? every(config.jobSweepSeconds, async () => {
+        await enqueueOwedWork(db, jobs);
+        await jobs.pruneFailed(FAILED_JOB_RETENTION_DAYS * 24 * 3600 * 1000);
+      }, log)
+    : async () => {};
   return {
     provider,
     mailer,
     jobs,
     async close() {
       await stopSweeping();
-      await jobs.close();
+      await sweeping;
+      await jobs.close(config.shutdownGraceSeconds * 1000);
       mailer.close();
     },
   };

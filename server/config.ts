@@ -36,7 +36,7 @@ const fields = {
   }),
   dataDir: text('DATA_DIR', 'where the embedded database lives; `memory://` keeps nothing', '.data/pglite'),
   seedOnFirstStart: flag('SEED_DEMO_DATA', 'seed the demo data when the embedded database is first created (never on `DATABASE_URL`)', true),
-  redisUrl: optionalText('REDIS_URL', 'Redis for sessions and sign-in throttling; unset keeps sessions in the database', {
+  redisUrl: optionalText('REDIS_URL', 'Redis for the session cache, sign-in throttling and the job queue; unset runs jobs in process (sessions always live in the database)', {
     example: 'redis://127.0.0.1:6379',
   }),
   redisKeyPrefix: text('REDIS_KEY_PREFIX', 'put before every Redis key, so deployments (and test runs) can share one Redis', 'staybook:'),
@@ -89,6 +89,8 @@ const fields = {
   jobBackoffMs: integer('JOB_BACKOFF_MS', 'first retry delay of a failed job; each further one doubles (5 retries)', 2000, { min: 1 }),
   jobSweepSeconds: integer('JOB_SWEEP_SECONDS',
     'how often owed work without a job (a lost job, a refund due for another try) is started again; `0` turns it off', 60),
+  shutdownGraceSeconds: integer('SHUTDOWN_GRACE_SECONDS',
+    'on SIGTERM, how long requests in flight, then running jobs, may take to finish before the process closes what is left', 10),
   passwordHashProfile: dependentOneOf('PASSWORD_HASH_PROFILE', ['standard', 'fast'],
     'the cost of new password hashes: `standard` (argon2id, 64 MiB, 3 passes), or `fast` (1 MiB, 1 pass) for test suites only, refused in production',
     '`fast` under test, else `standard`'),

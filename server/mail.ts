@@ -33,7 +33,9 @@ export function createMailer(options: { smtpUrl: string | undefined; outboxDir: 
     messageId: `<${message.id}@staybook>`,
   });
   if (options.smtpUrl) {
-    const transport = nodemailer.createTransport(options.smtpUrl);
+    // Bounded well below the claim on a notification (SEND_LEASE_SECONDS, 30 s): a send that
+    // outlived its claim could go out twice. nodemailer waits minutes by default.
+    const transport = nodemailer.createTransport({ url: options.smtpUrl, connectionTimeout: 5_000, greetingTimeout: 5_000, socketTimeout: 10_000 });
     return {
       kind: 'smtp',
       async send(message) {

@@ -18,12 +18,19 @@ log.info(`Payments: ${config.paymentProvider} provider; jobs: ${server.deps.jobs
 if (server.seeded) log.info('Demo data seeded: sign in as host@example.com, guest@example.com or admin@example.com with "demo-password".');
 log.info(`API reference: ${server.url}/docs   spec: ${server.url}/openapi.json   metrics: ${server.url}/metrics`);
 
+// SIGTERM (a deploy, `docker stop`): stop taking connections, finish the requests in
+// flight and the jobs they owed, close the pools, exit 0. Should anything hang, the
+// process still ends a little after the grace period it was given.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    log.info(`${signal} received, closing`);
+    log.info(`${signal} received: finishing requests in flight (up to ${config.shutdownGraceSeconds} s), then closing`);
+    setTimeout(() => {
+      log.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, (2 * config.shutdownGraceSeconds + 5) * 1000).unref();
     server.close().then(() => telemetry?.shutdown()).then(
       () => process.exit(0),
       (err: unknown) => {

@@ -1,11 +1,12 @@
 /**
  * Builds and starts one server process from a Config: the database (PostgreSQL or
  * the embedded PGlite), migrations, first-start demo data, sessions (Redis or the
- * database), the Koa app, and a clean shutdown. Used by main.ts and by the tests,
- * which start real servers on ephemeral ports.
+ * database), the Koa app, and a graceful shutdown. Used by main.ts and by the
+ * tests, which start real servers on ephemeral ports.
  */
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { createHttpTerminator } from 'http-terminator';
 import { parse } from 'yaml';
 import type { Document } from 'openapi-backend';
 import { sweepBookingStatuses } from '../db/bookings.js';
@@ -35,6 +36,13 @@ export interface RunningServer {
   /** The process's logger (JSON lines on stdout, or the caller's sink). */
   logger: Logger;
   seeded: boolean;
+  /**
+   * Stops gracefully, in this order: no new connections; requests in flight
+   * finish (up to shutdownGraceSeconds; their responses say `Connection: close`,
+   * and idle keep-alive connections are closed); the jobs they owed are handed to
+   * the queue; running jobs finish; then Redis and the database pool are closed.
+   * Safe to call more than once.
+   */
   close(): Promise<void>;
 }
 
@@ -74,21 +82,26 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       httpServer.once('listening', resolve);
       httpServer.once('error', reject);
     });
+    // http-terminator closes keep-alive connections after their current response
+    // (`Connection: close`) and idle ones at once, and destroys what is left at the deadline.
+    const terminator = createHttpTerminator({ server: httpServer, gracefulTerminationTimeout: config.shutdownGraceSeconds * 1000 });
     const { port } = httpServer.address() as AddressInfo;
+    let closing: Promise<void> | undefined;
     return {
       url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       deps,
       logger,
       seeded,
-      async close() {
-        await stopSweeping();
-        await new Promise<void>((resolve) => {
-          httpServer.close(() => resolve());
-          httpServer.closeAllConnections();
-        });
-        await background?.close();
-        redis?.disconnect();
-        await database.close();
+      close() {
+        closing ??= (async () => {
+          await terminator.terminate();
+          await stopSweeping();
+          // Requests are done: what they owed is being enqueued; running jobs finish.
+          await background?.close();
+          redis?.disconnect();
+          await database.close();
+        })();
+        return closing;
       },
     };
   } catch (err) {

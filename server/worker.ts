@@ -23,12 +23,19 @@ await migrateToLatest(database.db);
 const background = startBackground({ config, db: database.db, work: true, log });
 log({ level: 'info', message: 'worker started', provider: background.provider.name, mail: background.mailer.kind });
 
+// SIGTERM: take no new jobs, let running ones finish (up to SHUTDOWN_GRACE_SECONDS;
+// one still running then is put back by another worker's stall check), close the
+// pool, exit 0. Should anything hang, the process still ends soon after.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
     log({ level: 'info', message: `${signal} received, finishing running jobs` });
+    setTimeout(() => {
+      log({ level: 'error', message: 'shutdown did not finish in time; exiting' });
+      process.exit(1);
+    }, (2 * config.shutdownGraceSeconds + 5) * 1000).unref();
     background
       .close()
       .then(() => database.close())

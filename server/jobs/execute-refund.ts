@@ -5,7 +5,7 @@
  * since the old key would replay that failure. A refund is never given up: after
  * a failure the row keeps its next attempt time, and the sweep brings it back.
  */
-import { lockRefund } from '../../db/payments.js';
+import { findPaymentById, lockRefund } from '../../db/payments.js';
 import { settleRefund } from '../payments/settle.js';
 import type { JobDefinition } from './job.js';
 
@@ -18,8 +18,8 @@ export const executeRefund: JobDefinition = {
     const jobs = await ctx.db.transaction().execute(async (trx) => {
       const refund = await lockRefund(trx, refundId);
       if (!refund || refund.status === 'succeeded') return [];
-      const payment = await trx.selectFrom('payments').select(['provider_reference', 'payment_method']).where('id', '=', refund.payment_id).executeTakeFirstOrThrow();
-      if (!payment.provider_reference) throw new Error(`payment ${refund.payment_id} has no provider reference to refund`);
+      const payment = await findPaymentById(trx, refund.payment_id);
+      if (!payment?.provider_reference) throw new Error(`payment ${refund.payment_id} has no provider reference to refund`);
       // The row lock is held across the call, so two runs of this job never call the provider at once.
       const outcome = await ctx.provider.refund({
         paymentReference: payment.provider_reference,

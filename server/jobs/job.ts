@@ -12,6 +12,8 @@ export type JobName = 'execute-refund' | 'follow-up-payment' | 'send-notificatio
 export interface JobRequest {
   name: JobName;
   id: string;
+  /** Not run before this time (a job that found its row claimed by another run comes back when the claim ends). */
+  notBefore?: Date;
 }
 
 export interface JobContext {

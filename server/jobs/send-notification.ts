@@ -1,17 +1,36 @@
 /**
  * Delivers one notification email through the configured mail transport (SMTP,
- * or the outbox folder). The message id is derived from the notification's id, so
- * a retry after a lost acknowledgement is recognisable as the same message.
+ * or the outbox folder). The notification is claimed first, so that two runs of
+ * this job (a stalled job put back while its worker was only slow, the sweep's
+ * copy) never send it at once; a run that finds it claimed comes back when the
+ * claim ends, and then finds it sent, or sends it if the holder died. The
+ * message id is derived from the notification's id, so the one copy a crash
+ * between sending and writing it down can still cause is recognisable as the
+ * same message.
  */
-import { closeUndeliverable, loadNotificationContext, markNotificationAttemptFailed, markNotificationSent } from '../../db/notifications.js';
+import { claimNotification, closeUndeliverable, loadNotificationContext, markNotificationAttemptFailed, markNotificationSent } from '../../db/notifications.js';
 import { renderNotification } from '../mail.js';
 import type { JobDefinition } from './job.js';
+
+/**
+ * How long a claim lasts: longer than a send may take (the SMTP transport gives up
+ * within about 20 s, server/mail.ts), short enough that a notification whose
+ * worker died goes out soon after.
+ */
+export const SEND_LEASE_SECONDS = 30;
 
 export const sendNotification: JobDefinition = {
   retries: 5,
   async run(ctx, notificationId, { final }) {
+    const claim = await claimNotification(ctx.db, notificationId, SEND_LEASE_SECONDS);
+    if (claim.state === 'done') return;
+    if (claim.state === 'held') {
+      // A second past the lease, so that clocks a little apart still find it ended.
+      await ctx.enqueue([{ name: 'send-notification', id: notificationId, notBefore: new Date(claim.until.getTime() + 1000) }]);
+      return;
+    }
     const notification = await loadNotificationContext(ctx.db, notificationId);
-    if (!notification || notification.status !== 'pending') return;
+    if (!notification) return;
     if (!notification.recipient_email) {
       await closeUndeliverable(ctx.db, notificationId, 'the recipient deleted their account');
       return;
