@@ -13,7 +13,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
-import { Kysely, PostgresDialect, type PostgresCursor, type PostgresPool, type PostgresPoolClient, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type PostgresCursor, type PostgresPool, type PostgresPoolClient, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DB } from '../generated/db.js';
 import { PGliteDialect, pgliteTypeParsers } from './pglite-dialect.js';
@@ -54,6 +54,11 @@ export const IN_MEMORY = 'memory://';
  * behind a pool whose every connection is busy, which then sheds load with 503.
  */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
+
+/** The cheapest round trip that proves the database answers (readiness probes). */
+export async function pingDatabase(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}
 
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   if (options.databaseUrl) {

@@ -9,10 +9,9 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import { stringify } from 'yaml';
-import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Document } from 'openapi-backend';
-import type { PoolUsage } from '../db/index.js';
+import { pingDatabase, type PoolUsage } from '../db/index.js';
 import { createApi, type Api } from './api.js';
 import type { Config } from './config.js';
 import { docsAsset, docsInit, docsPage } from './docs.js';
@@ -138,7 +137,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Every probe runs at once and is cut off after READY_PROBE_MS, so this answers within a second.
   infra.get('/readyz', async (ctx) => {
     const [database, redisState, jobs] = await Promise.all([
-      probe(() => sql`select 1`.execute(deps.db)),
+      probe(() => pingDatabase(deps.db)),
       redis ? probe(() => redis.ping()) : undefined,
       withinProbeTime(deps.jobs.stats()).catch(() => 'unreachable' as const),
     ]);
