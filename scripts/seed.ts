@@ -2,12 +2,12 @@
  * npm run db:seed                  insert the demo data (once; a second run does nothing)
  * npm run db:seed -- --large N     also make sure N generated listings exist, for benchmarks
  *
- * Migrates first. Uses DATABASE_URL, or else the embedded database in DATA_DIR.
+ * Migrates first. Uses DATABASE_URL, or else the embedded database in DATA_DIR; reads .env as the server does.
  */
 import { openDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoData } from '../server/demo-data.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig, loadEnvFile } from '../server/config.js';
 
 const args = process.argv.slice(2);
 const largeAt = args.indexOf('--large');
@@ -17,6 +17,7 @@ if (!Number.isSafeInteger(extraProperties) || extraProperties < 0) {
   process.exit(2);
 }
 
+loadEnvFile();
 const config = loadConfig();
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
 const where = database.kind === 'postgres' ? 'PostgreSQL' : `PGlite (${config.dataDir})`;
