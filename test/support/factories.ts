@@ -18,14 +18,26 @@ export interface Account extends User {
   token: string;
 }
 
+/**
+ * The body of a successful call, or an error that says what happened instead: the
+ * status and problem the server answered, or, when no answer came, the network
+ * error and its cause (an ECONNRESET, a refused connection), which JSON would print as `{}`.
+ */
+export function expectData<T>(operation: string, result: { data?: T; error?: unknown; response?: Response }): T {
+  if (result.data !== undefined) return result.data;
+  if (result.error instanceof Error) {
+    const cause = result.error.cause instanceof Error ? `: ${result.error.cause.message}` : '';
+    throw new Error(`${operation} got no answer: ${result.error.message}${cause}`, { cause: result.error });
+  }
+  throw new Error(`${operation} failed with ${result.response?.status}: ${JSON.stringify(result.error)}`);
+}
+
 export function uniqueEmail(prefix = 'user'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}@example.test`;
 }
 
 export async function signIn(client: Client, email: string, password: string): Promise<string> {
-  const { data, error } = await api.login({ client, body: { email, password } });
-  if (!data) throw new Error(`login failed: ${JSON.stringify(error)}`);
-  return data.access_token;
+  return expectData('login', await api.login({ client, body: { email, password } })).access_token;
 }
 
 export async function createUser(client: Client, overrides: Partial<RegisterUserInput> = {}): Promise<Account> {
@@ -36,8 +48,7 @@ export async function createUser(client: Client, overrides: Partial<RegisterUser
     ...overrides,
     email: overrides.email ?? uniqueEmail(overrides.role ?? 'guest'),
   };
-  const { data, error } = await api.registerUser({ client, body: input });
-  if (!data) throw new Error(`registerUser failed: ${JSON.stringify(error)}`);
+  const data = expectData('registerUser', await api.registerUser({ client, body: input }));
   return { ...data, email: input.email, password: input.password, token: await signIn(client, input.email, input.password) };
 }
 
@@ -82,8 +93,7 @@ export function propertyInput(overrides: Partial<PropertyInput> = {}): PropertyI
 
 export async function createProperty(client: Client, host?: Account, overrides: Partial<PropertyInput> = {}): Promise<Property & { host: Account }> {
   const owner = host ?? (await createHost(client));
-  const { data, error } = await api.createProperty({ client, auth: owner.token, body: propertyInput(overrides) });
-  if (!data) throw new Error(`createProperty failed: ${JSON.stringify(error)}`);
+  const data = expectData('createProperty', await api.createProperty({ client, auth: owner.token, body: propertyInput(overrides) }));
   return { ...data, host: owner };
 }
 
@@ -100,13 +110,12 @@ export async function createBooking(
   const guest = options.guest ?? (await createUser(client));
   const property = options.property ?? (await createProperty(client));
   const body: BookingInput = { property_id: property.id, check_in: fromToday(30), check_out: fromToday(33), guests: 2, ...options.stay };
-  const { data, error } = await api.createBooking({
+  const data = expectData('createBooking', await api.createBooking({
     client,
     auth: guest.token,
     body,
     ...(options.idempotencyKey ? { headers: { 'Idempotency-Key': options.idempotencyKey } } : {}),
-  });
-  if (!data) throw new Error(`createBooking failed: ${JSON.stringify(error)}`);
+  }));
   return { ...data, guest };
 }
 
@@ -116,9 +125,7 @@ export async function createBooking(
  * confirms it. Returns the payment.
  */
 export async function payStay(server: TestServer, booking: { id: string; guest: { token: string } }, paymentMethod = 'pm_card_visa'): Promise<Payment> {
-  const { data, error } = await createPaymentAs(server.client, booking.guest, booking.id, paymentMethod);
-  if (!data) throw new Error(`createPayment failed: ${JSON.stringify(error)}`);
-  return data;
+  return expectData('createPayment', await createPaymentAs(server.client, booking.guest, booking.id, paymentMethod));
 }
 
 /**
@@ -170,11 +177,10 @@ export async function createReview(
   const property = options.property ?? (await createProperty(server.client));
   const checkOut = fromToday(options.checkOut ?? -1);
   const bookingId = await insertPastStay(server, { guest, property, checkIn: addDays(checkOut, -2), checkOut, status: 'completed' });
-  const { data, error } = await api.createReview({
+  const data = expectData('createReview', await api.createReview({
     client: server.client,
     auth: guest.token,
     body: { booking_id: bookingId, rating: options.rating ?? 4, comment: options.comment ?? 'A good stay.' },
-  });
-  if (!data) throw new Error(`createReview failed: ${JSON.stringify(error)}`);
+  }));
   return { ...data, guest };
 }

@@ -80,17 +80,22 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
 }
 
 /**
- * Retries `check` until it passes or `timeoutMs` runs out, then throws its last
- * failure: for outcomes of background jobs, which arrive after the response.
+ * Retries `check` until it passes, for outcomes of background jobs, which arrive
+ * after the response. When `timeoutMs` runs out it throws the check's own last
+ * failure (its assertion and diff), saying how long it kept trying; a check that
+ * never passed is a real failure to read, not a timeout.
  */
 export async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const started = Date.now();
+  for (let tries = 1; ; tries++) {
     try {
       await check();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw err;
+      if (Date.now() - started > timeoutMs) {
+        if (err instanceof Error) err.message += `\n(eventually: still failing after ${tries} tries in ${Date.now() - started} ms)`;
+        throw err;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
