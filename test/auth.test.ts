@@ -9,26 +9,20 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { expectProblem } from './support/problems.js';
-import { redisUrl, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { redisUrl, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 import { createUser, signIn, uniqueEmail, type Account } from './support/factories.js';
 
 /** Sessions in Redis (the default). */
-let env: TestEnvironment;
-let server: TestServer;
+const { env, server } = useTestApp();
 /** Sessions in the database table, no Redis. */
-let dbEnv: TestEnvironment;
-let dbServer: TestServer;
+const { env: dbEnv, server: dbServer } = useTestApp({ redis: false });
 let redis: Redis;
 
-beforeAll(async () => {
-  [env, dbEnv] = await Promise.all([testEnvironment(), testEnvironment({ redis: false })]);
-  [server, dbServer] = await Promise.all([env.start(), dbEnv.start()]);
+beforeAll(() => {
   redis = new Redis(redisUrl);
 });
-afterAll(async () => {
-  redis.disconnect();
-  await Promise.all([env.close(), dbEnv.close()]);
-});
+afterAll(() => redis.disconnect());
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 

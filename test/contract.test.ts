@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as api from '../generated/client/sdk.gen.js';
 import { handlers } from '../handlers/index.js';
@@ -12,7 +12,7 @@ import { createApp } from '../server/app.js';
 import { loadSpec } from '../server/server.js';
 import type { Handlers } from '../server/operations.js';
 import { createUser } from './support/factories.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
 /** Every operationId of the product contract (API.md), which generated clients rely on. */
 const contractOperationIds = [
@@ -26,13 +26,7 @@ const contractOperationIds = [
 /** Operations the project added to the contract, each named in the closing note of its issue. */
 const addedOperationIds = ['updatePropertyAvailability', 'replyToReview', 'deleteReviewReply'];
 
-let env: TestEnvironment;
-let server: TestServer;
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { env, server } = useTestApp();
 
 function operationIdsOf(spec: { paths: Record<string, Record<string, { operationId?: string }>> }): string[] {
   return Object.values(spec.paths).flatMap((item) => Object.values(item).map((op) => op.operationId)).filter((id): id is string => !!id);

@@ -7,11 +7,11 @@
  * off the contract would show up as a 500 too. Deterministic: same requests every run.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSpec } from '../server/server.js';
 import * as api from '../generated/client/sdk.gen.js';
 import { createAdmin, createBooking, createProperty, createUser, fromToday, insertPastStay } from './support/factories.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
 interface Schema {
   type?: string;
@@ -34,8 +34,7 @@ const hostile: unknown[] = [
   "' OR 1=1 --", '../../etc/passwd', 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz', '2027-02-30', '9999-12-31T23:59:59Z', [], [null], {}, { $gt: '' },
 ];
 
-let env: TestEnvironment;
-let server: TestServer;
+const { server } = useTestApp();
 let spec: Spec;
 let token: string;
 let propertyId: string;
@@ -43,8 +42,6 @@ let bookingId: string;
 let reviewId: string;
 let adminId: string;
 beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
   spec = (await loadSpec()) as unknown as Spec;
   const admin = await createAdmin(server);
   token = admin.token;
@@ -57,7 +54,6 @@ beforeAll(async () => {
   const review = await api.createReview({ client: server.client, auth: guest.token, body: { booking_id: pastStay, rating: 4, comment: 'Fuzzed.' } });
   reviewId = review.data!.id;
 });
-afterAll(() => env.close());
 
 function resolve<T>(value: T & { $ref?: string }): T {
   if (!value.$ref) return value;

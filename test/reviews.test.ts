@@ -5,7 +5,7 @@
  * rating aggregates under concurrent creates, edits and deletes, compared with
  * a fresh count and sum. A new user's walk is in reviews-walk.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Property, Review } from '../generated/client/types.gen.js';
@@ -22,18 +22,14 @@ import {
   type Account,
 } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
+const { env, server } = useTestApp();
 let admin: Account;
 
 beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
   admin = await createAdmin(server);
 });
-afterAll(() => env.close());
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 const WINDOW_DAYS = 14; // the default REVIEW_WINDOW_DAYS

@@ -7,20 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { LOCAL_WEBHOOK_SECRET } from '../server/payments/local.js';
 import { createBooking, payStay } from './support/factories.js';
-import { eventually, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { eventually } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
-
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { server } = useTestApp();
 
 interface Delivery {
   status: number;
