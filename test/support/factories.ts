@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as api from '../../generated/client/sdk.gen.js';
 import type { Client } from '../../generated/client/client/index.js';
 import type { Booking, BookingInput, Payment, Property, PropertyInput, RegisterUserInput, Review, User } from '../../generated/client/types.gen.js';
+import { priceStay } from '../../handlers/bookings.js';
 import { hashPassword } from '../../handlers/users.js';
 import { addDays, daysBetween, utcToday } from '../../server/dates.js';
 import { createPaymentAs } from './payments.js';
@@ -131,35 +132,49 @@ export async function payStay(server: TestServer, booking: { id: string; guest: 
 /**
  * A paid stay that has already ended, written directly: the API rightly refuses
  * to book dates in the past, and this is what such a stay looks like in the
- * database once time has passed.
+ * database once time has passed: priced as the server prices stays, paid with one
+ * succeeded payment of its total (so that the database still adds up, see
+ * consistency.ts).
  */
 export async function insertPastStay(
   server: TestServer,
   options: { guest: Account; property: Property; checkIn: string; checkOut: string; status?: 'confirmed' | 'completed' },
 ): Promise<string> {
-  const nights = daysBetween(options.checkIn, options.checkOut);
-  const subtotal = nights * options.property.price_per_night;
-  const { id } = await server.deps.db
-    .insertInto('bookings')
-    .values({
-      property_id: options.property.id,
-      guest_id: options.guest.id,
-      check_in: options.checkIn,
-      check_out: options.checkOut,
-      guests: 1,
-      status: options.status ?? 'confirmed',
-      nights,
-      nightly_rate: options.property.price_per_night,
-      subtotal,
-      cleaning_fee: options.property.cleaning_fee,
-      service_fee: 0,
-      total: subtotal + options.property.cleaning_fee,
-      currency: options.property.currency,
-      confirmed_at: new Date(`${addDays(options.checkIn, -1)}T12:00:00Z`),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return id;
+  const price = priceStay(options.property, daysBetween(options.checkIn, options.checkOut), server.deps.config.serviceFeeBasisPoints);
+  const confirmedAt = new Date(`${addDays(options.checkIn, -1)}T12:00:00Z`);
+  return server.deps.db.transaction().execute(async (trx) => {
+    const { id } = await trx
+      .insertInto('bookings')
+      .values({
+        property_id: options.property.id,
+        guest_id: options.guest.id,
+        check_in: options.checkIn,
+        check_out: options.checkOut,
+        guests: 1,
+        status: options.status ?? 'confirmed',
+        ...price,
+        confirmed_at: confirmedAt,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .insertInto('payments')
+      .values({
+        booking_id: id,
+        payer_id: options.guest.id,
+        amount: price.total,
+        currency: price.currency,
+        status: 'succeeded',
+        payment_method: 'pm_card_visa',
+        provider: 'local',
+        provider_reference: `pi_past_stay_${id.replaceAll('-', '')}`,
+        provider_idempotency_key: `past-stay-${id}`,
+        created_at: confirmedAt,
+        succeeded_at: confirmedAt,
+      })
+      .execute();
+    return id;
+  });
 }
 
 /**
