@@ -24,7 +24,7 @@ import {
   type Account,
 } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
-import type { TestServer } from './support/server.js';
+import { sleepUntil, type TestServer } from './support/server.js';
 import { useTestApp } from './support/app.js';
 
 const { env, server } = useTestApp();
@@ -52,8 +52,6 @@ async function heldStays(propertyId: string) {
 function book(guest: Account, propertyId: string, checkIn: string, checkOut: string, guests = 2, headers?: Record<string, string>) {
   return api.createBooking({ client: server.client, auth: guest.token, body: { property_id: propertyId, check_in: checkIn, check_out: checkOut, guests }, headers });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('pricing and refunds (the arithmetic, in integer minor units)', () => {
   it('rounds every percentage half up to a whole minor unit', () => {
@@ -240,8 +238,9 @@ describe('createBooking', () => {
   describe('a hold that is not paid in time', () => {
     let shortHold: TestServer;
     beforeAll(async () => {
-      // Another server process on the same database, with a one-second hold and no sweep running.
-      shortHold = await env.start({ bookingHoldSeconds: 1, bookingSweepSeconds: 0 });
+      // Another server process on the same database, with a hold of a few seconds (long enough to be seen
+      // holding on a busy machine; each test then waits out the hold's own expires_at) and no sweep running.
+      shortHold = await env.start({ bookingHoldSeconds: 3, bookingSweepSeconds: 0 });
     });
 
     it('expires and frees its nights with no background worker: a new booking of them succeeds', async () => {
@@ -255,7 +254,7 @@ describe('createBooking', () => {
       expect(held.response.status).toBe(201);
       expectProblem(await book(other, listing.id, fromToday(10), fromToday(12)), 409, 'dates_unavailable');
 
-      await sleep(1_200);
+      await sleepUntil(Date.parse(held.data!.expires_at!));
       const seen = await api.getBooking({ client: server.client, auth: guest.token, path: { booking_id: held.data!.id } });
       expect(seen.data).toMatchObject({ status: 'expired', expires_at: held.data!.expires_at });
       const calendar = await api.getPropertyAvailability({ client: server.client, path: { property_id: listing.id }, query: { from: fromToday(10), to: fromToday(12) } });
@@ -273,7 +272,7 @@ describe('createBooking', () => {
         auth: guest.token,
         body: { property_id: property.id, check_in: fromToday(110), check_out: fromToday(112), guests: 1 },
       });
-      await sleep(1_200);
+      await sleepUntil(Date.parse(held.data!.expires_at!));
       expectProblem(await api.updateBooking({ client: server.client, auth: guest.token, path: { booking_id: held.data!.id }, body: { guests: 2 } }), 422, 'invalid_state');
       expectProblem(await api.cancelBooking({ client: server.client, auth: guest.token, path: { booking_id: held.data!.id } }), 422, 'invalid_state');
     });

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as api from '../generated/client/sdk.gen.js';
 import { handlers } from '../handlers/index.js';
@@ -12,6 +12,7 @@ import { createApp } from '../server/app.js';
 import { loadSpec } from '../server/server.js';
 import type { Handlers } from '../server/operations.js';
 import { createUser } from './support/factories.js';
+import type { TestServer } from './support/server.js';
 import { useTestApp } from './support/app.js';
 
 /** Every operationId of the product contract (API.md), which generated clients rely on. */
@@ -204,8 +205,12 @@ describe('handlers held to the contract', () => {
 });
 
 describe('CORS for browser front-ends', () => {
+  let cors: TestServer;
+  beforeAll(async () => {
+    cors = await env.start({ corsOrigins: ['https://app.example.test'] });
+  });
+
   it('answers a preflight from an allowed origin and exposes the headers clients read', async () => {
-    const cors = await env.start({ corsOrigins: ['https://app.example.test'] });
     const preflight = await fetch(`${cors.url}/bookings`, {
       method: 'OPTIONS',
       headers: { Origin: 'https://app.example.test', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, idempotency-key' },
@@ -219,7 +224,6 @@ describe('CORS for browser front-ends', () => {
   });
 
   it('sends no CORS headers to an origin that is not allowed, nor by default', async () => {
-    const cors = await env.start({ corsOrigins: ['https://app.example.test'] });
     const other = await fetch(`${cors.url}/properties`, { headers: { Origin: 'https://evil.example.test' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     const byDefault = await fetch(`${server.url}/properties`, { headers: { Origin: 'https://app.example.test' } });

@@ -79,6 +79,13 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
   };
 }
 
+/** Waits until the clock has passed `time` (ms since the epoch): for holds and sessions that lapse at their own expires_at. */
+export async function sleepUntil(time: number): Promise<void> {
+  // Timestamps are stored to the millisecond: a few more make sure the moment is behind us.
+  const wait = time - Date.now() + 5;
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
 /**
  * Retries `check` until it passes, for outcomes of background jobs, which arrive
  * after the response. When `timeoutMs` runs out it throws the check's own last
