@@ -16,6 +16,7 @@ import { startFakeStripe, type FakeStripe, type Form } from './support/fake-stri
 import { createPaymentAs, expectOnePaymentReplayed } from './support/payments.js';
 import { expectProblem } from './support/problems.js';
 import { eventually } from './support/server.js';
+import { inconsistencies } from './support/consistency.js';
 import { useTestApp } from './support/app.js';
 
 const WEBHOOK_SECRET = 'whsec_test_staybook';
@@ -338,5 +339,11 @@ describe('refunds through Stripe', () => {
     expect(await paymentsOf(booking.id)).toMatchObject([{ status: 'partially_refunded', refunded_amount: amount }]);
     expect(await bookingRow(booking.id)).toMatchObject({ refund_status: 'succeeded' });
     expect(await eventsOf(payment.id)).toEqual([{ type: 'refund.updated', payment_id: payment.id, refund_id: refund!.id }]);
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoData } from '../db/seed.js';
 import { walkPayments, type PaymentsWalk } from '../scripts/walk-payments.js';
+import { inconsistencies } from './support/consistency.js';
 import { useTestApp } from './support/app.js';
 
 const { env, server } = useTestApp();
@@ -80,5 +81,11 @@ describe('npm run walk:payments against a server with the demo data', () => {
       .where('status', 'in', ['pending', 'confirmed'])
       .execute();
     expect(held).toEqual([]);
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });

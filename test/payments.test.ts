@@ -12,6 +12,7 @@ import { createAdmin, createBooking, createProperty, createUser, fromToday, payS
 import { createPaymentAs, expectOnePaymentReplayed } from './support/payments.js';
 import { expectProblem } from './support/problems.js';
 import { eventually } from './support/server.js';
+import { inconsistencies } from './support/consistency.js';
 import { useTestApp } from './support/app.js';
 
 const { server } = useTestApp();
@@ -295,5 +296,11 @@ describe('getPayment', () => {
     const stranger = await createUser(server.client);
     expectProblem(await api.getPayment({ client: server.client, auth: stranger.token, path: { payment_id: payment.id } }), 404, 'not_found');
     expectProblem(await api.getPayment({ client: server.client, auth: stranger.token, path: { payment_id: UNKNOWN_ID } }), 404, 'not_found');
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });

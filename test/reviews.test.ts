@@ -23,6 +23,7 @@ import {
 } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
 import type { TestServer } from './support/server.js';
+import { inconsistencies } from './support/consistency.js';
 import { useTestApp } from './support/app.js';
 
 const { env, server } = useTestApp();
@@ -171,10 +172,16 @@ describe('createReview', () => {
     const upcoming = await createBooking(server.client, { guest, property, stay: { check_in: fromToday(20), check_out: fromToday(22) } });
     await payStay(server, upcoming);
     const underWay = await insertPastStay(server, { guest, property, checkIn: fromToday(-1), checkOut: fromToday(1) });
-    // A paid stay cancelled before it began, whose dates have passed; and a hold that lapsed long ago.
+    // A paid stay cancelled before it began (too late for a refund: one of 0), whose dates have passed;
+    // and a hold that lapsed long ago, never paid.
     const cancelled = await pastStay(guest, property, -5);
-    await server.deps.db.updateTable('bookings').set({ status: 'cancelled', cancelled_at: new Date(`${fromToday(-20)}T12:00:00Z`) }).where('id', '=', cancelled).execute();
+    await server.deps.db
+      .updateTable('bookings')
+      .set({ status: 'cancelled', cancelled_at: new Date(`${fromToday(-20)}T12:00:00Z`), refund_amount: 0, refund_status: 'succeeded' })
+      .where('id', '=', cancelled)
+      .execute();
     const expired = await pastStay(guest, property, -10);
+    await server.deps.db.deleteFrom('payments').where('booking_id', '=', expired).execute();
     await server.deps.db.updateTable('bookings').set({ status: 'expired', expires_at: new Date(`${fromToday(-30)}T12:00:00Z`) }).where('id', '=', expired).execute();
 
     for (const [bookingId, status] of [[pending.id, 'pending'], [upcoming.id, 'confirmed'], [underWay, 'confirmed'], [cancelled, 'cancelled'], [expired, 'expired']] as const) {
@@ -581,5 +588,11 @@ describe('rating aggregates under concurrency', () => {
     await api.updateReview({ client: server.client, auth: changing.guest.token, path: { review_id: changing.id }, body: { rating: 5 } });
     await createReview(server, { property: low, rating: 1 });
     expect(await order()).toEqual([high.id, low.id]);
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });
