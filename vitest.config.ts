@@ -8,6 +8,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/support/setup.ts'],
     // Every file starts real servers on its own throwaway database; argon2 is deliberately slow.
     testTimeout: 30_000,
     hookTimeout: 60_000,

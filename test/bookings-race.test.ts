@@ -20,13 +20,13 @@ import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, BookingInput, Property } from '../generated/client/types.gen.js';
 import { createHost, createProperty, createUser, fromToday, type Account } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
-import { clientFor, embedded, redisUrl, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { clientFor, embedded, redisUrl } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
 const GUESTS = 24;
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
-let env: TestEnvironment;
-let server: TestServer;
+const { env, server } = useTestApp();
 let child: ChildProcess | undefined;
 /** The servers requests are spread across: the in-process one and, on PostgreSQL, the child process. */
 let clients: Client[];
@@ -81,8 +81,6 @@ async function stopChildServer(proc: ChildProcess): Promise<void> {
 }
 
 beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
   clients = [server.client];
   if (!embedded) {
     const started = await startChildServer(env.databaseUrl!, env.redisKeyPrefix);
@@ -98,9 +96,9 @@ beforeAll(async () => {
   }
 });
 
+// Runs before the fixture's own afterAll (the last registered runs first): the child leaves the database first.
 afterAll(async () => {
   if (child) await stopChildServer(child);
-  await env?.close();
 });
 
 /** Requests alternate between the servers. */

@@ -7,20 +7,14 @@
  * database is checked for what it should now hold.
  * Runs on PostgreSQL (npm test) and on the embedded PGlite (npm run test:embedded).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Property } from '../generated/client/types.gen.js';
 import { createHost, createUser, fromToday, payStay, propertyInput, type Account } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { server } = useTestApp();
 
 /** The listing's bookings as the database holds them, by check-in. */
 async function bookingsOf(propertyId: string) {

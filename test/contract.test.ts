@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as api from '../generated/client/sdk.gen.js';
 import { handlers } from '../handlers/index.js';
@@ -12,7 +12,8 @@ import { createApp } from '../server/app.js';
 import { loadSpec } from '../server/server.js';
 import type { Handlers } from '../server/operations.js';
 import { createUser } from './support/factories.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import type { TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
 /** Every operationId of the product contract (API.md), which generated clients rely on. */
 const contractOperationIds = [
@@ -26,13 +27,7 @@ const contractOperationIds = [
 /** Operations the project added to the contract, each named in the closing note of its issue. */
 const addedOperationIds = ['updatePropertyAvailability', 'replyToReview', 'deleteReviewReply'];
 
-let env: TestEnvironment;
-let server: TestServer;
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { env, server } = useTestApp();
 
 function operationIdsOf(spec: { paths: Record<string, Record<string, { operationId?: string }>> }): string[] {
   return Object.values(spec.paths).flatMap((item) => Object.values(item).map((op) => op.operationId)).filter((id): id is string => !!id);
@@ -210,8 +205,12 @@ describe('handlers held to the contract', () => {
 });
 
 describe('CORS for browser front-ends', () => {
+  let cors: TestServer;
+  beforeAll(async () => {
+    cors = await env.start({ corsOrigins: ['https://app.example.test'] });
+  });
+
   it('answers a preflight from an allowed origin and exposes the headers clients read', async () => {
-    const cors = await env.start({ corsOrigins: ['https://app.example.test'] });
     const preflight = await fetch(`${cors.url}/bookings`, {
       method: 'OPTIONS',
       headers: { Origin: 'https://app.example.test', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, idempotency-key' },
@@ -225,7 +224,6 @@ describe('CORS for browser front-ends', () => {
   });
 
   it('sends no CORS headers to an origin that is not allowed, nor by default', async () => {
-    const cors = await env.start({ corsOrigins: ['https://app.example.test'] });
     const other = await fetch(`${cors.url}/properties`, { headers: { Origin: 'https://evil.example.test' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     const byDefault = await fetch(`${server.url}/properties`, { headers: { Origin: 'https://app.example.test' } });

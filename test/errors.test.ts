@@ -3,11 +3,12 @@
  * SQLSTATE and constraint name (never by message text), and everything unknown
  * turned into a 500 that says nothing about the inside.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { ApiError, toApiError, toProblem } from '../server/errors.js';
 import { uniqueEmail } from './support/factories.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import type { TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
 describe('toApiError', () => {
   it('maps the unique email index to 409 email_taken', () => {
@@ -45,13 +46,11 @@ describe('toApiError', () => {
 });
 
 describe('registerUser under concurrency', () => {
-  let env: TestEnvironment;
+  const { env, server } = useTestApp();
   let servers: TestServer[];
   beforeAll(async () => {
-    env = await testEnvironment();
-    servers = [await env.start(), await env.start()];
+    servers = [server, await env.start()];
   });
-  afterAll(() => env.close());
 
   it('lets exactly one of many simultaneous sign-ups with one email through; the rest get 409 email_taken', async () => {
     const email = uniqueEmail('race');

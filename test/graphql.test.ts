@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Problem } from '../generated/client/types.gen.js';
 import { seedDemoData } from '../server/demo-data.js';
@@ -16,15 +16,10 @@ import { loadConfig } from '../server/config.js';
 import { printGraphQLSchema } from '../server/graphql.js';
 import { loadSpec } from '../server/server.js';
 import { createAdmin, createBooking, createHost, createProperty, createUser, fromToday, insertPastStay, propertyInput, uniqueEmail } from './support/factories.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import type { TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { env, server } = useTestApp();
 
 const someId = '00000000-0000-4000-8000-000000000000';
 

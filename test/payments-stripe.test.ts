@@ -15,28 +15,27 @@ import { createBooking, createProperty, fromToday, payStay, type Account } from 
 import { startFakeStripe, type FakeStripe, type Form } from './support/fake-stripe.js';
 import { createPaymentAs, expectOnePaymentReplayed } from './support/payments.js';
 import { expectProblem } from './support/problems.js';
-import { eventually, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { eventually } from './support/server.js';
+import { inconsistencies } from './support/consistency.js';
+import { useTestApp } from './support/app.js';
 
 const WEBHOOK_SECRET = 'whsec_test_staybook';
 
 let fake: FakeStripe;
-let env: TestEnvironment;
-let server: TestServer;
-
 beforeAll(async () => {
   fake = await startFakeStripe();
-  env = await testEnvironment();
-  server = await env.start({
+});
+// Hooks after a file's tests run last-registered first: the server stops before the fake Stripe does.
+afterAll(() => fake.close());
+afterEach(() => fake.reset());
+
+const { env, server } = useTestApp({
+  config: () => ({
     paymentProvider: 'stripe',
     stripeSecretKey: 'sk_test_staybook',
     stripeWebhookSecret: WEBHOOK_SECRET,
     stripeApiBase: new URL(fake.url),
-  });
-});
-afterEach(() => fake.reset());
-afterAll(async () => {
-  await env.close();
-  await fake.close();
+  }),
 });
 
 const pay = (guest: Account, bookingId: string, paymentMethod?: string, key?: string) => createPaymentAs(server.client, guest, bookingId, paymentMethod, key);
@@ -340,5 +339,11 @@ describe('refunds through Stripe', () => {
     expect(await paymentsOf(booking.id)).toMatchObject([{ status: 'partially_refunded', refunded_amount: amount }]);
     expect(await bookingRow(booking.id)).toMatchObject({ refund_status: 'succeeded' });
     expect(await eventsOf(payment.id)).toEqual([{ type: 'refund.updated', payment_id: payment.id, refund_id: refund!.id }]);
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });

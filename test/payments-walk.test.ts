@@ -7,19 +7,16 @@
  * the owed emails sent, and nothing still holding dates.
  * Runs on PostgreSQL (npm test) and on the embedded PGlite (npm run test:embedded).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoData } from '../server/demo-data.js';
 import { walkPayments, type PaymentsWalk } from '../scripts/walk-payments.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { inconsistencies } from './support/consistency.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
+const { env, server } = useTestApp();
 beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
   await seedDemoData(server.deps.db, { bookings: server.deps.config });
 });
-afterAll(() => env.close());
 
 /** Walks and fails with the walk's own transcript when any of its checks did not hold. */
 async function walk(): Promise<PaymentsWalk> {
@@ -84,5 +81,11 @@ describe('npm run walk:payments against a server with the demo data', () => {
       .where('status', 'in', ['pending', 'confirmed'])
       .execute();
     expect(held).toEqual([]);
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });

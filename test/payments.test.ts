@@ -6,23 +6,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { createAdmin, createBooking, createProperty, createUser, fromToday, payStay, type Account } from './support/factories.js';
 import { createPaymentAs, expectOnePaymentReplayed } from './support/payments.js';
 import { expectProblem } from './support/problems.js';
-import { eventually, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { eventually } from './support/server.js';
+import { inconsistencies } from './support/consistency.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
+const { server } = useTestApp();
 let admin: Account;
 
 beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
   admin = await createAdmin(server);
 });
-afterAll(() => env.close());
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
@@ -298,5 +296,11 @@ describe('getPayment', () => {
     const stranger = await createUser(server.client);
     expectProblem(await api.getPayment({ client: server.client, auth: stranger.token, path: { payment_id: payment.id } }), 404, 'not_found');
     expectProblem(await api.getPayment({ client: server.client, auth: stranger.token, path: { payment_id: UNKNOWN_ID } }), 404, 'not_found');
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });

@@ -4,20 +4,26 @@
  * bodies the client cannot send) and checks what the database holds afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { ListPropertiesData, Property, PropertyInput } from '../generated/client/types.gen.js';
-import { createAdmin, createHost, createProperty, createReview, createUser, propertyInput, type Account } from './support/factories.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import {
+  createAdmin,
+  createBooking,
+  createHost,
+  createProperty,
+  createReview,
+  createUser,
+  fromToday,
+  insertPastStay,
+  payStay,
+  propertyInput,
+  type Account,
+} from './support/factories.js';
+import { expectProblem } from './support/problems.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
-
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { server } = useTestApp();
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
@@ -695,6 +701,30 @@ describe('deleteProperty', () => {
     expect(deletedAt).toBeInstanceOf(Date);
     expect((await propertyRow(property.id))?.deleted_at).toEqual(deletedAt);
   });
+
+  describe('with stays', () => {
+    it('refuses a listing with a pending or a confirmed upcoming stay with 409, and keeps it listed', async () => {
+      for (const confirmed of [false, true]) {
+        const property = await createProperty(server.client);
+        const booking = await createBooking(server.client, { property });
+        if (confirmed) await payStay(server, booking);
+        expectProblem(await api.deleteProperty({ client: server.client, auth: property.host.token, path: { property_id: property.id } }), 409, 'property_has_upcoming_stays');
+        const row = await server.deps.db.selectFrom('properties').select('deleted_at').where('id', '=', property.id).executeTakeFirstOrThrow();
+        expect(row.deleted_at).toBeNull();
+
+        await api.cancelBooking({ client: server.client, auth: property.host.token, path: { booking_id: booking.id } });
+        expect((await api.deleteProperty({ client: server.client, auth: property.host.token, path: { property_id: property.id } })).response.status).toBe(204);
+      }
+    });
+
+    it('withdraws a listing whose stays are all in the past, keeping them on record', async () => {
+      const property = await createProperty(server.client);
+      const guest = await createUser(server.client);
+      const past = await insertPastStay(server, { guest, property, checkIn: fromToday(-10), checkOut: fromToday(-7) });
+      expect((await api.deleteProperty({ client: server.client, auth: admin.token, path: { property_id: property.id } })).response.status).toBe(204);
+      expect((await api.getBooking({ client: server.client, auth: guest.token, path: { booking_id: past } })).data).toMatchObject({ status: 'completed' });
+    });
+  });
 });
 
 describe('listProperties', () => {
@@ -985,5 +1015,163 @@ describe('listProperties', () => {
     const refused = await api.listProperties({ client: server.client, auth: 'not-a-session-token', query: { city: cityA } });
     expect(refused.response.status).toBe(401);
     expect(refused.error?.code).toBe('unauthenticated');
+  });
+
+  describe('with check_in and check_out', () => {
+    const city = `Datetown-${randomUUID().slice(0, 8)}`;
+    const listings: Record<string, Property> = {};
+    beforeAll(async () => {
+      const host = await createHost(server.client);
+      for (const name of ['free', 'booked', 'backToBack', 'blocked', 'cancelled', 'tooShort', 'confirmed']) {
+        listings[name] = await createProperty(server.client, host, { city, name: `Listing ${name}`, min_nights: name === 'tooShort' ? 5 : 1 });
+      }
+      const stay = (property: Property, from: number, to: number) => createBooking(server.client, { property, stay: { check_in: fromToday(from), check_out: fromToday(to) } });
+      await stay(listings.booked!, 21, 23);
+      await stay(listings.backToBack!, 17, 20);
+      await stay(listings.backToBack!, 23, 25);
+      await api.updatePropertyAvailability({ client: server.client, auth: host.token, path: { property_id: listings.blocked!.id }, body: { from: fromToday(22), to: fromToday(23), blocked: true } });
+      const cancelled = await stay(listings.cancelled!, 20, 23);
+      await api.cancelBooking({ client: server.client, auth: cancelled.guest.token, path: { booking_id: cancelled.id } });
+      const confirmed = await stay(listings.confirmed!, 22, 24);
+      await payStay(server, confirmed);
+    });
+
+    it('finds only the listings free for every night of the stay, whose night limits allow it', async () => {
+      const { data, response } = await api.listProperties({ client: server.client, query: { city, check_in: fromToday(20), check_out: fromToday(23), limit: 100 } });
+      expect(response.status).toBe(200);
+      const names = data!.data.map((p) => p.name).sort();
+      expect(names).toEqual(['Listing backToBack', 'Listing cancelled', 'Listing free']);
+    });
+
+    it('finds everything for dates nobody holds', async () => {
+      const { data } = await api.listProperties({ client: server.client, query: { city, check_in: fromToday(60), check_out: fromToday(65), limit: 100 } });
+      expect(data!.data).toHaveLength(7);
+    });
+
+    it('refuses half a stay, reversed dates and a past check-in with 400', async () => {
+      expectProblem(await api.listProperties({ client: server.client, query: { city, check_in: fromToday(20) } }), 400, 'validation_failed', 'query.check_out');
+      expectProblem(await api.listProperties({ client: server.client, query: { city, check_out: fromToday(20) } }), 400, 'validation_failed', 'query.check_in');
+      expectProblem(await api.listProperties({ client: server.client, query: { city, check_in: fromToday(20), check_out: fromToday(20) } }), 400, 'validation_failed', 'query.check_out');
+      expectProblem(await api.listProperties({ client: server.client, query: { city, check_in: fromToday(-3), check_out: fromToday(2) } }), 400, 'validation_failed', 'query.check_in');
+    });
+  });
+});
+
+describe('getPropertyAvailability', () => {
+  it('reports each night free, booked or blocked', async () => {
+    const property = await createProperty(server.client);
+    await createBooking(server.client, { property, stay: { check_in: fromToday(3), check_out: fromToday(5) } });
+    await api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: { from: fromToday(6), to: fromToday(7), blocked: true } });
+    const cancelled = await createBooking(server.client, { property, stay: { check_in: fromToday(7), check_out: fromToday(8) } });
+    await api.cancelBooking({ client: server.client, auth: cancelled.guest.token, path: { booking_id: cancelled.id } });
+
+    const { data, response } = await api.getPropertyAvailability({ client: server.client, path: { property_id: property.id }, query: { from: fromToday(-1), to: fromToday(9) } });
+    expect(response.status).toBe(200);
+    expect(data).toEqual({
+      property_id: property.id,
+      from: fromToday(-1),
+      to: fromToday(9),
+      nights: [
+        { date: fromToday(-1), status: 'blocked' }, // in the past
+        { date: fromToday(0), status: 'free' },
+        { date: fromToday(1), status: 'free' },
+        { date: fromToday(2), status: 'free' },
+        { date: fromToday(3), status: 'booked' },
+        { date: fromToday(4), status: 'booked' },
+        { date: fromToday(5), status: 'free' }, // check-out day of the stay
+        { date: fromToday(6), status: 'blocked' }, // blocked by the host
+        { date: fromToday(7), status: 'free' }, // its booking was cancelled
+        { date: fromToday(8), status: 'free' },
+      ],
+    });
+  });
+
+  it('refuses a window that is empty, reversed or longer than 366 nights with 400, and an unknown listing with 404', async () => {
+    const property = await createProperty(server.client);
+    const call = (from: string, to: string) => api.getPropertyAvailability({ client: server.client, path: { property_id: property.id }, query: { from, to } });
+    expectProblem(await call(fromToday(5), fromToday(5)), 400, 'validation_failed', 'query.to');
+    expectProblem(await call(fromToday(5), fromToday(4)), 400, 'validation_failed', 'query.to');
+    expectProblem(await call(fromToday(0), fromToday(367)), 400, 'validation_failed', 'query.to');
+    expect((await call(fromToday(0), fromToday(366))).data!.nights).toHaveLength(366);
+    expectProblem(await call('2027-02-30', '2027-03-08'), 400, 'validation_failed', 'query.from');
+    expectProblem(await api.getPropertyAvailability({ client: server.client, path: { property_id: UNKNOWN_ID }, query: { from: fromToday(1), to: fromToday(2) } }), 404, 'not_found');
+  });
+});
+
+describe('updatePropertyAvailability', () => {
+  let admin: Account;
+  beforeAll(async () => {
+    admin = await createAdmin(server);
+  });
+  function book(guest: Account, propertyId: string, checkIn: string, checkOut: string) {
+    return api.createBooking({ client: server.client, auth: guest.token, body: { property_id: propertyId, check_in: checkIn, check_out: checkOut, guests: 2 } });
+  }
+  const window = (from: number, to: number, blocked: boolean) => ({ from: fromToday(from), to: fromToday(to), blocked });
+  const blockedRows = (propertyId: string) =>
+    server.deps.db.selectFrom('blocked_nights').select('night').where('property_id', '=', propertyId).orderBy('night').execute().then((rows) => rows.map((r) => r.night));
+
+  it('blocks nights so they cannot be booked or found, and unblocks any of them again', async () => {
+    const property = await createProperty(server.client);
+    const blocked = await api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: window(10, 14, true) });
+    expect(blocked.response.status).toBe(200);
+    expect(blocked.data!.nights.map((n) => n.status)).toEqual(['blocked', 'blocked', 'blocked', 'blocked']);
+    expect(await blockedRows(property.id)).toEqual([fromToday(10), fromToday(11), fromToday(12), fromToday(13)]);
+
+    // Blocking again changes nothing.
+    await api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: window(10, 14, true) });
+    expect(await blockedRows(property.id)).toHaveLength(4);
+
+    const guest = await createUser(server.client);
+    expectProblem(await book(guest, property.id, fromToday(12), fromToday(15)), 409, 'dates_unavailable');
+    const search = await api.listProperties({ client: server.client, query: { city: property.city, check_in: fromToday(12), check_out: fromToday(15), limit: 100 } });
+    expect(search.data!.data.map((p) => p.id)).not.toContain(property.id);
+
+    const unblocked = await api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: window(12, 13, false) });
+    expect(unblocked.data!.nights).toEqual([{ date: fromToday(12), status: 'free' }]);
+    expect(await blockedRows(property.id)).toEqual([fromToday(10), fromToday(11), fromToday(13)]);
+    expect((await book(guest, property.id, fromToday(12), fromToday(13))).response.status).toBe(201);
+  });
+
+  it('refuses to block booked nights with 409 dates_unavailable, blocking none of them', async () => {
+    const property = await createProperty(server.client);
+    await createBooking(server.client, { property, stay: { check_in: fromToday(20), check_out: fromToday(22) } });
+    const problem = expectProblem(
+      await api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: window(18, 21, true) }),
+      409,
+      'dates_unavailable',
+    );
+    expect(problem.detail).toContain(fromToday(20));
+    expect(await blockedRows(property.id)).toEqual([]);
+    // Nights up to the stay's check-in, and from its check-out, can be blocked.
+    expect((await api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: window(18, 20, true) })).response.status).toBe(200);
+    expect((await api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: window(22, 23, true) })).response.status).toBe(200);
+  });
+
+  it('lets only the listing\'s host or an admin change it', async () => {
+    const property = await createProperty(server.client);
+    const otherHost = await createHost(server.client);
+    const guest = await createUser(server.client);
+    for (const stranger of [otherHost, guest]) {
+      expectProblem(await api.updatePropertyAvailability({ client: server.client, auth: stranger.token, path: { property_id: property.id }, body: window(5, 6, true) }), 403, 'forbidden');
+    }
+    expectProblem(await api.updatePropertyAvailability({ client: server.client, path: { property_id: property.id }, body: window(5, 6, true) }), 401, 'unauthenticated');
+    expect(await blockedRows(property.id)).toEqual([]);
+    expect((await api.updatePropertyAvailability({ client: server.client, auth: admin.token, path: { property_id: property.id }, body: window(5, 6, true) })).response.status).toBe(200);
+    expect(await blockedRows(property.id)).toEqual([fromToday(5)]);
+  });
+
+  it('refuses past nights, reversed windows and unknown fields with 400, and an unknown listing with 404', async () => {
+    const property = await createProperty(server.client);
+    const call = (body: object) => api.updatePropertyAvailability({ client: server.client, auth: property.host.token, path: { property_id: property.id }, body: body as never });
+    expectProblem(await call(window(-2, 1, true)), 400, 'validation_failed', 'body.from');
+    expectProblem(await call(window(3, 2, true)), 400, 'validation_failed', 'body.to');
+    expectProblem(await call({ from: fromToday(1), to: fromToday(2) }), 400, 'validation_failed', 'body.blocked');
+    expectProblem(await call({ ...window(1, 2, true), reason: 'x' }), 400, 'validation_failed', 'body.reason');
+    expect(await blockedRows(property.id)).toEqual([]);
+    expectProblem(
+      await api.updatePropertyAvailability({ client: server.client, auth: admin.token, path: { property_id: UNKNOWN_ID }, body: window(1, 2, true) }),
+      404,
+      'not_found',
+    );
   });
 });

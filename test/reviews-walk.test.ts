@@ -9,19 +9,15 @@
  * Runs on PostgreSQL (npm test) and on the embedded PGlite (npm run test:embedded).
  */
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoData } from '../server/demo-data.js';
 import { walkReviews, WalkStopped, type ReviewsWalkResult } from '../scripts/walk-reviews.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
+const { server } = useTestApp();
 beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
   await seedDemoData(server.deps.db, { bookings: server.deps.config });
 });
-afterAll(() => env.close());
 
 async function guestId(): Promise<string> {
   return (await server.deps.db.selectFrom('users').select('id').where('email', '=', 'guest@example.com').executeTakeFirstOrThrow()).id;

@@ -5,20 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { verify } from 'argon2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { expectProblem } from './support/problems.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
-import { createAdmin, createHost, createProperty, createUser, signIn, uniqueEmail, type Account } from './support/factories.js';
+import { useTestApp } from './support/app.js';
+import { createAdmin, createBooking, createHost, createProperty, createUser, fromToday, insertPastStay, payStay, signIn, uniqueEmail, type Account } from './support/factories.js';
 
-let env: TestEnvironment;
-let server: TestServer;
-
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { server } = useTestApp();
 
 const PASSWORD = 'correct horse battery';
 
@@ -634,6 +627,39 @@ describe('deleteUser', () => {
 
     expectProblem(result, 401, 'unauthenticated');
     expect(await userRow(bystander.id)).toEqual(before);
+  });
+
+  describe('with stays', () => {
+    const bookingRow = (id: string) => server.deps.db.selectFrom('bookings').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+    it('refuses a host whose listing has an upcoming stay with 409 account_has_upcoming_stays, changing nothing', async () => {
+      const property = await createProperty(server.client);
+      const booking = await createBooking(server.client, { property });
+      const refused = await api.deleteUser({ client: server.client, auth: property.host.token, path: { user_id: property.host.id } });
+      expectProblem(refused, 409, 'account_has_upcoming_stays');
+      expect(await userRow(property.host.id)).toMatchObject({ email: property.host.email, deleted_at: null });
+      expect((await api.getProperty({ client: server.client, path: { property_id: property.id } })).response.status).toBe(200);
+      expect((await api.getCurrentUser({ client: server.client, auth: property.host.token })).response.status).toBe(200);
+
+      await api.cancelBooking({ client: server.client, auth: property.host.token, path: { booking_id: booking.id } });
+      expect((await api.deleteUser({ client: server.client, auth: property.host.token, path: { user_id: property.host.id } })).response.status).toBe(204);
+    });
+
+    it('refuses a guest with a paid upcoming stay, even when an admin asks', async () => {
+      const booking = await createBooking(server.client);
+      await payStay(server, booking);
+      expectProblem(await api.deleteUser({ client: server.client, auth: admin.token, path: { user_id: booking.guest.id } }), 409, 'account_has_upcoming_stays');
+      expect(await userRow(booking.guest.id)).toMatchObject({ deleted_at: null });
+    });
+
+    it('deletes an account whose stays have all ended, keeping them on record', async () => {
+      const guest = await createUser(server.client);
+      const property = await createProperty(server.client);
+      const past = await insertPastStay(server, { guest, property, checkIn: fromToday(-6), checkOut: fromToday(-3) });
+      expect((await api.deleteUser({ client: server.client, auth: guest.token, path: { user_id: guest.id } })).response.status).toBe(204);
+      expect(await userRow(guest.id)).toMatchObject({ email: null });
+      expect(await bookingRow(past)).toMatchObject({ guest_id: guest.id, status: 'confirmed' });
+    });
   });
 });
 

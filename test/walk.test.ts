@@ -5,19 +5,13 @@
  * are tried too: each gets a 4xx problem and changes nothing.
  * Runs on PostgreSQL (npm test) and on the embedded PGlite (npm run test:embedded).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Property } from '../generated/client/types.gen.js';
 import { propertyInput, uniqueEmail } from './support/factories.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { server } = useTestApp();
 
 /** A 4xx problem with this code, and the same number of rows in `table` as before. */
 async function refused<T extends { response: Response; error?: unknown }>(

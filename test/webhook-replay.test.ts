@@ -8,21 +8,17 @@
  * booking confirmed, two emails owed.
  * Runs on PostgreSQL (npm test) and on the embedded PGlite (npm run test:embedded).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoData } from '../server/demo-data.js';
 import { replayWebhook, type Replay } from '../scripts/replay-webhook.js';
-import { testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { useTestApp } from './support/app.js';
 
 const COPIES = 50;
 
-let env: TestEnvironment;
-let server: TestServer;
+const { env, server } = useTestApp();
 beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
   await seedDemoData(server.deps.db, { bookings: server.deps.config });
 });
-afterAll(() => env.close());
 
 const db = () => server.deps.db;
 

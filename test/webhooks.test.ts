@@ -7,20 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { LOCAL_WEBHOOK_SECRET } from '../server/payments/local.js';
 import { createBooking, payStay } from './support/factories.js';
-import { eventually, testEnvironment, type TestEnvironment, type TestServer } from './support/server.js';
+import { eventually } from './support/server.js';
+import { inconsistencies } from './support/consistency.js';
+import { useTestApp } from './support/app.js';
 
-let env: TestEnvironment;
-let server: TestServer;
-
-beforeAll(async () => {
-  env = await testEnvironment();
-  server = await env.start();
-});
-afterAll(() => env.close());
+const { server } = useTestApp();
 
 interface Delivery {
   status: number;
@@ -191,5 +186,11 @@ describe('handlePaymentWebhook events', () => {
     const paid = await db().selectFrom('payments').select(['status', 'refunded_amount']).where('id', '=', payment.id).executeTakeFirstOrThrow();
     expect(paid).toEqual({ status: 'partially_refunded', refunded_amount: booking.price.total - booking.price.service_fee });
     expect(await db().selectFrom('bookings').select('refund_status').where('id', '=', booking.id).executeTakeFirstOrThrow()).toEqual({ refund_status: 'succeeded' });
+  });
+});
+
+describe('the database afterwards', () => {
+  it('adds up: every money column equals its recomputation, every booking\'s status agrees with its payments', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });

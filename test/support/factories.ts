@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as api from '../../generated/client/sdk.gen.js';
 import type { Client } from '../../generated/client/client/index.js';
 import type { Booking, BookingInput, Payment, Property, PropertyInput, RegisterUserInput, Review, User } from '../../generated/client/types.gen.js';
+import { priceStay } from '../../handlers/bookings/rules.js';
 import { hashPassword } from '../../server/passwords.js';
 import { addDays, daysBetween, utcToday } from '../../server/dates.js';
 import { createPaymentAs } from './payments.js';
@@ -18,14 +19,26 @@ export interface Account extends User {
   token: string;
 }
 
+/**
+ * The body of a successful call, or an error that says what happened instead: the
+ * status and problem the server answered, or, when no answer came, the network
+ * error and its cause (an ECONNRESET, a refused connection), which JSON would print as `{}`.
+ */
+export function expectData<T>(operation: string, result: { data?: T; error?: unknown; response?: Response }): T {
+  if (result.data !== undefined) return result.data;
+  if (result.error instanceof Error) {
+    const cause = result.error.cause instanceof Error ? `: ${result.error.cause.message}` : '';
+    throw new Error(`${operation} got no answer: ${result.error.message}${cause}`, { cause: result.error });
+  }
+  throw new Error(`${operation} failed with ${result.response?.status}: ${JSON.stringify(result.error)}`);
+}
+
 export function uniqueEmail(prefix = 'user'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}@example.test`;
 }
 
 export async function signIn(client: Client, email: string, password: string): Promise<string> {
-  const { data, error } = await api.login({ client, body: { email, password } });
-  if (!data) throw new Error(`login failed: ${JSON.stringify(error)}`);
-  return data.access_token;
+  return expectData('login', await api.login({ client, body: { email, password } })).access_token;
 }
 
 export async function createUser(client: Client, overrides: Partial<RegisterUserInput> = {}): Promise<Account> {
@@ -36,8 +49,7 @@ export async function createUser(client: Client, overrides: Partial<RegisterUser
     ...overrides,
     email: overrides.email ?? uniqueEmail(overrides.role ?? 'guest'),
   };
-  const { data, error } = await api.registerUser({ client, body: input });
-  if (!data) throw new Error(`registerUser failed: ${JSON.stringify(error)}`);
+  const data = expectData('registerUser', await api.registerUser({ client, body: input }));
   return { ...data, email: input.email, password: input.password, token: await signIn(client, input.email, input.password) };
 }
 
@@ -82,8 +94,7 @@ export function propertyInput(overrides: Partial<PropertyInput> = {}): PropertyI
 
 export async function createProperty(client: Client, host?: Account, overrides: Partial<PropertyInput> = {}): Promise<Property & { host: Account }> {
   const owner = host ?? (await createHost(client));
-  const { data, error } = await api.createProperty({ client, auth: owner.token, body: propertyInput(overrides) });
-  if (!data) throw new Error(`createProperty failed: ${JSON.stringify(error)}`);
+  const data = expectData('createProperty', await api.createProperty({ client, auth: owner.token, body: propertyInput(overrides) }));
   return { ...data, host: owner };
 }
 
@@ -100,13 +111,12 @@ export async function createBooking(
   const guest = options.guest ?? (await createUser(client));
   const property = options.property ?? (await createProperty(client));
   const body: BookingInput = { property_id: property.id, check_in: fromToday(30), check_out: fromToday(33), guests: 2, ...options.stay };
-  const { data, error } = await api.createBooking({
+  const data = expectData('createBooking', await api.createBooking({
     client,
     auth: guest.token,
     body,
     ...(options.idempotencyKey ? { headers: { 'Idempotency-Key': options.idempotencyKey } } : {}),
-  });
-  if (!data) throw new Error(`createBooking failed: ${JSON.stringify(error)}`);
+  }));
   return { ...data, guest };
 }
 
@@ -116,43 +126,55 @@ export async function createBooking(
  * confirms it. Returns the payment.
  */
 export async function payStay(server: TestServer, booking: { id: string; guest: { token: string } }, paymentMethod = 'pm_card_visa'): Promise<Payment> {
-  const { data, error } = await createPaymentAs(server.client, booking.guest, booking.id, paymentMethod);
-  if (!data) throw new Error(`createPayment failed: ${JSON.stringify(error)}`);
-  return data;
+  return expectData('createPayment', await createPaymentAs(server.client, booking.guest, booking.id, paymentMethod));
 }
 
 /**
  * A paid stay that has already ended, written directly: the API rightly refuses
  * to book dates in the past, and this is what such a stay looks like in the
- * database once time has passed.
+ * database once time has passed: priced as the server prices stays, paid with one
+ * succeeded payment of its total (so that the database still adds up, see
+ * consistency.ts).
  */
 export async function insertPastStay(
   server: TestServer,
   options: { guest: Account; property: Property; checkIn: string; checkOut: string; status?: 'confirmed' | 'completed' },
 ): Promise<string> {
-  const nights = daysBetween(options.checkIn, options.checkOut);
-  const subtotal = nights * options.property.price_per_night;
-  const { id } = await server.deps.db
-    .insertInto('bookings')
-    .values({
-      property_id: options.property.id,
-      guest_id: options.guest.id,
-      check_in: options.checkIn,
-      check_out: options.checkOut,
-      guests: 1,
-      status: options.status ?? 'confirmed',
-      nights,
-      nightly_rate: options.property.price_per_night,
-      subtotal,
-      cleaning_fee: options.property.cleaning_fee,
-      service_fee: 0,
-      total: subtotal + options.property.cleaning_fee,
-      currency: options.property.currency,
-      confirmed_at: new Date(`${addDays(options.checkIn, -1)}T12:00:00Z`),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return id;
+  const price = priceStay(options.property, daysBetween(options.checkIn, options.checkOut), server.deps.config.serviceFeeBasisPoints);
+  const confirmedAt = new Date(`${addDays(options.checkIn, -1)}T12:00:00Z`);
+  return server.deps.db.transaction().execute(async (trx) => {
+    const { id } = await trx
+      .insertInto('bookings')
+      .values({
+        property_id: options.property.id,
+        guest_id: options.guest.id,
+        check_in: options.checkIn,
+        check_out: options.checkOut,
+        guests: 1,
+        status: options.status ?? 'confirmed',
+        ...price,
+        confirmed_at: confirmedAt,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .insertInto('payments')
+      .values({
+        booking_id: id,
+        payer_id: options.guest.id,
+        amount: price.total,
+        currency: price.currency,
+        status: 'succeeded',
+        payment_method: 'pm_card_visa',
+        provider: 'local',
+        provider_reference: `pi_past_stay_${id.replaceAll('-', '')}`,
+        provider_idempotency_key: `past-stay-${id}`,
+        created_at: confirmedAt,
+        succeeded_at: confirmedAt,
+      })
+      .execute();
+    return id;
+  });
 }
 
 /**
@@ -170,11 +192,10 @@ export async function createReview(
   const property = options.property ?? (await createProperty(server.client));
   const checkOut = fromToday(options.checkOut ?? -1);
   const bookingId = await insertPastStay(server, { guest, property, checkIn: addDays(checkOut, -2), checkOut, status: 'completed' });
-  const { data, error } = await api.createReview({
+  const data = expectData('createReview', await api.createReview({
     client: server.client,
     auth: guest.token,
     body: { booking_id: bookingId, rating: options.rating ?? 4, comment: options.comment ?? 'A good stay.' },
-  });
-  if (!data) throw new Error(`createReview failed: ${JSON.stringify(error)}`);
+  }));
   return { ...data, guest };
 }

@@ -79,18 +79,30 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
   };
 }
 
+/** Waits until the clock has passed `time` (ms since the epoch): for holds and sessions that lapse at their own expires_at. */
+export async function sleepUntil(time: number): Promise<void> {
+  // Timestamps are stored to the millisecond: a few more make sure the moment is behind us.
+  const wait = time - Date.now() + 5;
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
 /**
- * Retries `check` until it passes or `timeoutMs` runs out, then throws its last
- * failure: for outcomes of background jobs, which arrive after the response.
+ * Retries `check` until it passes, for outcomes of background jobs, which arrive
+ * after the response. When `timeoutMs` runs out it throws the check's own last
+ * failure (its assertion and diff), saying how long it kept trying; a check that
+ * never passed is a real failure to read, not a timeout.
  */
 export async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const started = Date.now();
+  for (let tries = 1; ; tries++) {
     try {
       await check();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw err;
+      if (Date.now() - started > timeoutMs) {
+        if (err instanceof Error) err.message += `\n(eventually: still failing after ${tries} tries in ${Date.now() - started} ms)`;
+        throw err;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
