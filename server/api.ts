@@ -31,6 +31,8 @@ export interface DispatchResult {
 
 /** Per-request state handed through openapi-backend to our handlers. */
 interface RequestState {
+  /** The dependencies of the server this request came to (one backend serves every server of a process). */
+  deps: Deps;
   requestId: string;
   auth: AuthUser | null;
   rawBody: string | undefined;
@@ -49,7 +51,38 @@ export interface Api {
   operationIds: string[];
 }
 
+/**
+ * The OpenAPIBackend of a spec, built once per process: compiling every operation's
+ * validators is almost the whole cost of starting a server (seconds), and nothing in
+ * it depends on a server's dependencies, which travel with each request instead. A
+ * test process that starts several servers on one spec pays for it once.
+ */
+const backends = new WeakMap<Handlers, Map<string, Promise<OpenAPIBackend>>>();
+
+function backendFor(definition: Document, handlers: Handlers): Promise<OpenAPIBackend> {
+  const bySpec = backends.get(handlers) ?? new Map<string, Promise<OpenAPIBackend>>();
+  backends.set(handlers, bySpec);
+  const key = JSON.stringify(definition);
+  let backend = bySpec.get(key);
+  if (!backend) {
+    backend = buildBackend(definition, handlers);
+    // A spec that failed to build is not remembered: the next start reports it again.
+    backend.catch(() => bySpec.delete(key));
+    bySpec.set(key, backend);
+  }
+  return backend;
+}
+
 export async function createApi(definition: Document, handlers: Handlers, deps: Deps): Promise<Api> {
+  const api = await backendFor(definition, handlers);
+  return {
+    operationIds: api.getOperations().map((operation) => operation.operationId as string),
+    dispatch: ({ rawBody, ...request }, requestId, onRouted) =>
+      api.handleRequest(request, { deps, requestId, auth: null, rawBody, onRouted } satisfies RequestState),
+  };
+}
+
+async function buildBackend(definition: Document, handlers: Handlers): Promise<OpenAPIBackend> {
   const api = new OpenAPIBackend({
     definition,
     strict: true,
@@ -82,14 +115,14 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
           query: c.request.query,
           headers: c.request.headers,
         } as OperationInput<unknown>,
-        { deps, auth: state.auth, requestId: state.requestId, rawBody: state.rawBody },
+        { deps: state.deps, auth: state.auth, requestId: state.requestId, rawBody: state.rawBody },
       ),
     );
   }
 
   api.registerSecurityHandler('bearerAuth', async (c: Context, state: RequestState) => {
     const header = c.request.headers.authorization;
-    state.auth = await authenticate(Array.isArray(header) ? header[0] : header, deps.db, deps.sessions);
+    state.auth = await authenticate(Array.isArray(header) ? header[0] : header, state.deps.db, state.deps.sessions);
     return state.auth;
   });
 
@@ -119,18 +152,13 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
         Allow: allowed,
       });
     },
-    postResponseHandler: (c: Context) => {
+    postResponseHandler: (c: Context, state: RequestState) => {
       const reply = c.response as DispatchResult;
-      if (deps.config.validateResponses) assertMatchesSpec(c, reply);
+      if (state.deps.config.validateResponses) assertMatchesSpec(c, reply);
       return withEtag(c, reply);
     },
   });
-
-  return {
-    operationIds,
-    dispatch: ({ rawBody, ...request }, requestId, onRouted) =>
-      api.handleRequest(request, { requestId, auth: null, rawBody, onRouted } satisfies RequestState),
-  };
+  return api;
 }
 
 /** Fails loudly when a handler answers outside its contract (development and test only). */
