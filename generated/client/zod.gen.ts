@@ -60,7 +60,7 @@ export const zRegisterUserInput = z.object({
     email: z.email().max(254),
     password: z.string().min(8).max(128).regex(/^[^\x00-\x1F\x7F]*$/),
     name: z.string().min(1).max(100).regex(/^[^\S\x00-\x1F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$/),
-    role: z.enum(['guest', 'host']).optional(),
+    role: z.enum(['guest', 'host']).optional().default('guest'),
     phone: z.string().max(16).regex(/^\+[1-9]\d{6,14}$/).optional(),
     bio: z.string().max(2000).regex(/^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$/).optional(),
     avatar_url: z.url().max(2048).regex(/^https?:\/\//).optional()
@@ -219,7 +219,7 @@ export const zPropertyInput = z.object({
         'flexible',
         'moderate',
         'strict'
-    ]).optional(),
+    ]).optional().default('moderate'),
     min_nights: z.int().gte(1).lte(365).optional().default(1),
     max_nights: z.int().gte(1).lte(365).optional().default(365)
 });
@@ -694,7 +694,7 @@ export const zListPropertiesQuery = z.object({
         'rating',
         'newest',
         'distance'
-    ]).optional(),
+    ]).optional().default('newest'),
     limit: z.int().gte(1).lte(100).optional().default(20),
     cursor: z.string().min(1).max(512).regex(/^[A-Za-z0-9_-]+$/).optional()
 });
@@ -770,7 +770,7 @@ export const zUpdatePropertyAvailabilityPath = z.object({
 export const zUpdatePropertyAvailabilityResponse = zAvailability;
 
 export const zListBookingsQuery = z.object({
-    role: z.enum(['guest', 'host']).optional(),
+    role: z.enum(['guest', 'host']).optional().default('guest'),
     status: zBookingStatus.optional(),
     limit: z.int().gte(1).lte(100).optional().default(20),
     cursor: z.string().min(1).max(512).regex(/^[A-Za-z0-9_-]+$/).optional()
