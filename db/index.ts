@@ -127,6 +127,8 @@ async function openPostgres(databaseUrl: string, options: { log: NonNullable<Ope
   // no SQLSTATE: ECONNREFUSED, its own connect timeout, "Connection terminated").
   const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const kyselyPool: PostgresPool = {
+    // Kysely 0.29 opens a control connection with these to cancel a running query.
+    options: pool.options,
     async connect() {
       let client: pg.PoolClient;
       try {

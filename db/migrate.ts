@@ -2,7 +2,8 @@
  * Runs the migrations of db/migrations with Kysely's Migrator, on PostgreSQL
  * or PGlite alike. Failures throw, naming the migration that failed.
  */
-import { Migrator, NO_MIGRATIONS, type Kysely, type MigrationResultSet } from 'kysely';
+import type { Kysely } from 'kysely';
+import { Migrator, NO_MIGRATIONS, type MigrationResultSet } from 'kysely/migration';
 import { migrations } from './migrations/index.js';
 
 function migrator(db: Kysely<any>): Migrator {

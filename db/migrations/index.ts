@@ -3,7 +3,7 @@
  * the folder at run time and fails under vitest (`Unknown file extension
  * ".ts"`); imports work everywhere. Add each new migration here.
  */
-import type { Migration } from 'kysely';
+import type { Migration } from 'kysely/migration';
 import * as usersAndSessions from './2026-11-24T1200-users-and-sessions.js';
 import * as properties from './2026-11-24T1210-properties.js';
 import * as bookings from './2026-11-26T0900-bookings.js';
