@@ -16,6 +16,16 @@
  * state; each one's effects are guarded, so running twice changes nothing more
  * (a refund holds its row lock across the provider call and sends an idempotency
  * key, a notification is claimed before it is sent).
+ *
+ * bee-queue needs help to survive a Redis restart, and that help leans on its
+ * internals: it loads its Lua scripts once and calls them by hash (after a restart
+ * every call fails with NOSCRIPT until they are reloaded through its `lib/lua`),
+ * emits `ready` only once (reconnects are watched on its client), retries its
+ * connection without a cap, keeps no failure time nor retention for failed jobs, and
+ * does not re-arm its delayed-job timer after a failed activation. The maintained
+ * way out is pg-boss (jobs as rows, enqueued in the transaction that makes them
+ * owed, which would retire the sweep and the Redis-lost marker) or BullMQ (reloads
+ * its scripts, stall checks and age-based retention built in).
  */
 import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
@@ -23,7 +33,6 @@ import { executeRefund } from './execute-refund.js';
 import { followUpPayment } from './follow-up-payment.js';
 import type { JobContext, JobDefinition, JobName, JobRequest } from './job.js';
 import { sendNotification } from './send-notification.js';
-
 
 export const jobDefinitions: Record<JobName, JobDefinition> = {
   'execute-refund': executeRefund,
