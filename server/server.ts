@@ -1,7 +1,7 @@
 /**
  * Builds and starts one server process from a Config: the database (PostgreSQL or
- * the embedded PGlite), migrations, first-start demo data, sessions (Redis or the
- * database), the Koa app, and a graceful shutdown. Used by main.ts and by the
+ * the embedded PGlite), migrations, first-start demo data, the log, sessions (in the
+ * database, cached in Redis when there is one), the Koa app, and a graceful shutdown. Used by main.ts and by the
  * tests, which start real servers on ephemeral ports.
  */
 import { readFile } from 'node:fs/promises';
