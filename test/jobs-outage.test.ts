@@ -7,56 +7,26 @@
  * The test runs a Redis of its own on a free port and kills it; the machine's
  * shared Redis is never touched.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBooking, createProperty, fromToday, payStay } from './support/factories.js';
+import { startOwnRedis, type OwnRedis } from './support/instances.js';
 import { eventually, testEnvironment, type TestEnvironment } from './support/server.js';
 
-const workDir = mkdtempSync(path.join(tmpdir(), 'staybook-redis-'));
-const pidFile = path.join(workDir, 'redis.pid');
-let port = 0;
+let redis: OwnRedis | undefined;
 let env: TestEnvironment | undefined;
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port: free } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return free;
-}
-
-/** A Redis of this test's own, without persistence: a restart comes back empty. */
-async function startRedis(): Promise<void> {
-  execFileSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--pidfile', pidFile, '--dir', workDir]);
-  await eventually(async () => expect(readFileSync(pidFile, 'utf8').trim()).toMatch(/^\d+$/), 10_000);
-}
-
-function killRedis(): void {
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  rmSync(pidFile, { force: true });
-  process.kill(pid, 'SIGKILL');
-}
 
 afterAll(async () => {
   await env?.close();
-  try {
-    killRedis();
-  } catch {
-    // already stopped
-  }
-  rmSync(workDir, { recursive: true, force: true });
+  await redis?.destroy();
 });
 
 describe('the job queues while Redis is away', () => {
   it('keep the process up, and start every owed job within seconds of Redis coming back empty', async () => {
-    port = await freePort();
-    await startRedis();
+    redis = await startOwnRedis();
     env = await testEnvironment();
-    const redisUrl = `redis://127.0.0.1:${port}`;
+    const redisUrl = redis.url;
     // Sends fail while a file stands where the outbox folder should be; the retry waits a minute in Redis.
     const blocked = path.join(env.outboxDir, 'blocked');
     writeFileSync(blocked, 'not a folder');
@@ -76,16 +46,16 @@ describe('the job queues while Redis is away', () => {
       ]);
     }, 30_000);
 
-    killRedis();
+    await redis.stop();
     rmSync(blocked);
-    // Both processes stay up and answer public reads (signed-in requests need the sessions
-    // in Redis: their behaviour during an outage is test/outage*.test.ts's subject).
+    // Both processes stay up and answer public reads (signed-in requests during an outage
+    // are test/outage*.test.ts's subject).
     await new Promise((resolve) => setTimeout(resolve, 3000));
     for (const server of [api, worker]) {
       expect((await fetch(`${server.url}/properties/${property.id}`)).status).toBe(200);
     }
 
-    await startRedis();
+    await redis.start();
     const back = Date.now();
     await eventually(async () => {
       expect((await notificationsOf(before.id)).map((row) => row.status)).toEqual(['sent', 'sent']);
