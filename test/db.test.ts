@@ -21,8 +21,8 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
 const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'sessions', 'users'];
-/** The tables the newest migration creates, which migrating one step down removes. */
-const NEWEST_TABLES = ['reviews'];
+/** What the newest migration adds (notifications.claimed_until), which migrating one step down removes. */
+const NEWEST_COLUMN = { table: 'notifications', column: 'claimed_until' };
 
 /** The SQLSTATE a failed query reports, or undefined when it succeeds. */
 async function sqlState(query: Promise<unknown>): Promise<string | undefined> {
@@ -37,6 +37,11 @@ async function sqlState(query: Promise<unknown>): Promise<string | undefined> {
 async function tableNames(db: Db): Promise<string[]> {
   const tables = await db.introspection.getTables();
   return tables.map((table) => table.name).sort();
+}
+
+async function hasColumn(db: Db, { table, column }: { table: string; column: string }): Promise<boolean> {
+  const tables = await db.introspection.getTables();
+  return Boolean(tables.find((found) => found.name === table)?.columns.some((found) => found.name === column));
 }
 
 let emailCounter = 0;
@@ -110,8 +115,10 @@ describe.each(engines)('database on $kind', (engine) => {
     expect(await tableNames(db)).toEqual(TABLES);
     expect(await migrateToLatest(db)).toEqual([]);
 
+    expect(await hasColumn(db, NEWEST_COLUMN)).toBe(true);
     expect(await migrateDown(db)).toEqual(MIGRATIONS.slice(-1));
-    expect(await tableNames(db)).toEqual(TABLES.filter((table) => !NEWEST_TABLES.includes(table)));
+    expect(await tableNames(db)).toEqual(TABLES);
+    expect(await hasColumn(db, NEWEST_COLUMN)).toBe(false);
     expect(await migrateDown(db, Infinity)).toEqual(MIGRATIONS.slice(0, -1).reverse());
     expect(await tableNames(db)).toEqual([]);
 
