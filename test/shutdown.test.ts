@@ -14,7 +14,6 @@
  * Node 22.12 (`reusePort`), and the kernel then resets connections still queued
  * on the socket of the process that stops, which is not how deploys are run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -24,55 +23,26 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHost, createProperty, createUser, fromToday, type Account } from './support/factories.js';
+import { startServerProcess, type ServerProcess } from './support/instances.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { clientFor, redisUrl } from './support/server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface ServerProcess {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: () => string;
-}
-
-const children = new Set<ChildProcess>();
+const started: ServerProcess[] = [];
 let database: TestDatabase | undefined;
 const outboxDir = mkdtempSync(path.join(tmpdir(), 'staybook-outbox-'));
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await Promise.all(started.map((server) => server.stop()));
   await database?.drop();
   rmSync(outboxDir, { recursive: true, force: true });
 });
 
-/** Starts `npm start`'s entry point as a child process on a free port and waits for its address. */
-async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_REQUESTS: 'false', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let output = '';
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    children.delete(child);
-    resolve(code);
-  }));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const found = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (found) {
-        clearInterval(timer);
-        resolve(found[1]!);
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${output}`));
-    });
-  });
-  return { url, child, exited, output: () => output };
+/** `npm start`'s entry point as a child process on a free port (test/support/instances.ts), stopped after the file. */
+async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const server = await startServerProcess({ LOG_REQUESTS: 'false', ...env });
+  started.push(server);
+  return server;
 }
 
 /** A round-robin HTTP proxy with keep-alive connections to its backends: the one address clients use. */
@@ -163,7 +133,7 @@ describe('a rolling restart of two server processes behind one address', () => {
     const began = Date.now();
     const step = (what: string) => console.log(`${((Date.now() - began) / 1000).toFixed(1)} s: ${what}`);
     // Both at once: the migrator takes a lock, so one migrates the new database and the other finds it done.
-    const servers = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+    const servers = await Promise.all([startServer(env), startServer(env)]);
     step('two servers listening');
     const balancer = await startBalancer();
     for (const server of servers) balancer.add(server.url);
@@ -215,7 +185,7 @@ describe('a rolling restart of two server processes behind one address', () => {
     for (let i = 0; i < servers.length; i++) {
       const old = servers[i]!;
       // A rolling update with a surge of one: the new process first, then the old one goes.
-      const replacement = await startServerProcess(env);
+      const replacement = await startServer(env);
       servers[i] = replacement;
       balancer.add(replacement.url);
       step(`replacement ${i + 1} listening and in rotation`);
@@ -239,7 +209,7 @@ describe('a rolling restart of two server processes behind one address', () => {
         answered201.add(id!);
         count('POST /bookings in flight at SIGTERM 201');
       }
-      const exitCode = await old.exited;
+      const exitCode = await old.exitCode;
       restarts.push({ inFlightAtSigterm, stopMs: Date.now() - stopping, exitCode });
       step(`old server ${i + 1} stopped with ${exitCode} after ${Date.now() - stopping} ms`);
       expect(exitCode, old.output()).toBe(0);
@@ -261,7 +231,7 @@ describe('a rolling restart of two server processes behind one address', () => {
     expect(new Set(rows.map((row) => row.id))).toEqual(answered201);
 
     for (const server of servers) server.child.kill('SIGTERM');
-    expect(await Promise.all(servers.map((server) => server.exited))).toEqual([0, 0]);
+    expect(await Promise.all(servers.map((server) => server.exitCode))).toEqual([0, 0]);
     await balancer.close();
   }, 600_000);
 });

@@ -2,8 +2,8 @@
  * A PostgreSQL, a Redis and Staybook server processes of a test's (or a
  * script's) own, on free loopback ports, that it may stop and start at will:
  * outage tests never touch the machine's shared PostgreSQL and Redis. Every
- * process started here is ended by its pid when `stopAll()` runs, and again at
- * process exit should the caller never get there.
+ * process started here is ended by its pid at process exit, should the caller
+ * never stop it itself.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -201,6 +201,8 @@ export interface ServerProcess {
   output(): string;
   /** Set once the process has exited (it should not, before stop()). */
   exited(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Its exit code, once it has exited (null when a signal ended it). */
+  exitCode: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -220,10 +222,13 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.once('exit', (code, signal) => {
-    exit = { code, signal };
-    if (child.pid) started.delete(child.pid);
-  });
+  const exitCode = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      if (child.pid) started.delete(child.pid);
+      resolve(code);
+    }),
+  );
   const url = await waitFor(
     () => {
       if (exit) throw new Error(`server exited (${exit.code ?? exit.signal}) before listening:\n${output}`);
@@ -237,6 +242,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     child,
     output: () => output,
     exited: () => exit,
+    exitCode,
     async stop() {
       if (exit || !child.pid) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
