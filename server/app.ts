@@ -44,7 +44,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function createApp(options: AppOptions): Promise<App> {
   const { spec, deps, redis } = options;
   const logger = options.logger ?? createLogger(deps.config, options.log);
-  const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs });
+  const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs, cache: deps.cache });
   // openapi-backend dereferences the document it is given; keep ours pristine for /openapi.json.
   const api = await createApi(structuredClone(spec), options.handlers, deps);
   const koa = new Koa({ proxy: false });
