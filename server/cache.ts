@@ -236,10 +236,12 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
     const deadline = Date.now() + waitMs;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
-      const stored = await redis.get(entryKey).catch(() => null);
-      if (stored !== null) return decode<T>(stored);
+      const [stored, holder] = await redis.mget(entryKey, lockKey).catch(() => [null, null]);
+      if (stored) return decode<T>(stored);
+      // The holder finished without storing (its read failed, e.g. 404): no point waiting.
+      if (!holder) break;
     }
-    // The holder is slow or gone: PostgreSQL answers this one.
+    // The holder is slow, gone or failed: PostgreSQL answers this one.
     return buildAndStore(operation, entryKey, build);
   }
 
