@@ -19,7 +19,7 @@ import {
   fromToday,
   type Account,
 } from './support/factories.js';
-import { redisUrl, type TestServer } from './support/server.js';
+import { redisUrl, sleepUntil, type TestServer } from './support/server.js';
 
 const { env, server: a } = useTestApp({ config: { cache: true } });
 let b: TestServer;
@@ -278,5 +278,22 @@ describe('stampede protection', () => {
     expect(new Set(results.map((r) => r.headers.get('etag'))).size).toBe(1);
     const after = (await cacheCount(a, 'rebuilds', 'getProperty')) + (await cacheCount(b, 'rebuilds', 'getProperty'));
     expect(after - before).toBe(1);
+  });
+});
+
+describe('a hold that lapses, which no write announces', () => {
+  it('ends the cached calendar that showed it: the next read after its expires_at shows the nights free', async () => {
+    const quick = await env.start({ cache: true, bookingHoldSeconds: 1 });
+    const property = await createProperty(quick.client);
+    const [checkIn, checkOut] = [fromToday(50), fromToday(52)];
+    const booking = await createBooking(quick.client, { property, stay: { check_in: checkIn, check_out: checkOut } });
+    const calendar = `/properties/${property.id}/availability?from=${checkIn}&to=${checkOut}`;
+    expect(Object.values(nightsOf((await get(quick, calendar)).body))).toEqual(['booked', 'booked']);
+    const hits = await cacheCount(quick, 'hits', 'getPropertyAvailability');
+    expect(Object.values(nightsOf((await get(quick, calendar)).body))).toEqual(['booked', 'booked']);
+    expect(await cacheCount(quick, 'hits', 'getPropertyAvailability')).toBe(hits + 1);
+
+    await sleepUntil(Date.parse(booking.expires_at as string));
+    expect(Object.values(nightsOf((await get(quick, calendar)).body))).toEqual(['free', 'free']);
   });
 });
