@@ -188,7 +188,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       },
     );
     ctx.status = result.status;
-    for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
+    // Vary is added to, not replaced: CORS has put Origin in it already.
+    for (const [name, value] of Object.entries(result.headers ?? {})) {
+      if (name === 'Vary') ctx.vary(value);
+      else ctx.set(name, value);
+    }
     if (result.body !== undefined) ctx.body = result.body;
   });
 

@@ -236,6 +236,13 @@ describe('caching headers and ETag from the cache', () => {
     expect(signedIn.headers.get('etag')).toBe(anonymous.headers.get('etag'));
   });
 
+  it('adds Authorization to the Vary that CORS begins with Origin', async () => {
+    const cors = await env.start({ cache: true, corsOrigins: ['https://app.example.test'] });
+    const property = await createProperty(a.client);
+    const read = await get(cors, `/properties/${property.id}`, { Origin: 'https://app.example.test' });
+    expect(read.headers.get('vary')?.split(/,\s*/).sort()).toEqual(['Authorization', 'Origin']);
+  });
+
   it('answers If-None-Match with 304 from the cache, without a rebuild, on every cached operation', async () => {
     const property = await createProperty(a.client);
     const paths: [string, string][] = [
