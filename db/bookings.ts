@@ -157,7 +157,7 @@ export async function confirmBooking(trx: Tx | Db, id: string): Promise<BookingR
 export async function findHeldStays(db: Db | Tx, propertyId: string, checkIn: string, checkOut: string, exceptId?: string) {
   let query = db
     .selectFrom('bookings')
-    .select(['id', 'check_in', 'check_out'])
+    .select(['id', 'check_in', 'check_out', 'expires_at'])
     .where('property_id', '=', propertyId)
     .where(holdsItsDates)
     .where(overlaps(checkIn, checkOut));

@@ -85,7 +85,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
         );
         return { status: 201 as const, body: bookingRowToBooking(row), headers: { Location: `/bookings/${row.id}` } };
       },
-    );
+    ).then(async (reply) => (await ctx.deps.cache.bump({ property: body.property_id, stays: true }), reply));
   },
 
   async getBooking({ path }, ctx) {
@@ -127,8 +127,8 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
       if (!listing) throw new ApiError('invalid_state', 'The property has been withdrawn; this booking can only be cancelled.');
       const price = await priceCheckedStay(trx, listing, stay, auth.id, config.serviceFeeBasisPoints);
       const row = await updateBookingRow(trx, booking.id, { ...stay, ...price });
-      return { status: 200, body: bookingRowToBooking(row) };
-    });
+      return { status: 200 as const, body: bookingRowToBooking(row) };
+    }).then(async (reply) => (await ctx.deps.cache.bump({ property: reply.body.property_id, stays: true }), reply));
   },
 
   async cancelBooking({ path, body }, ctx) {
@@ -159,6 +159,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
       return { value: cancelled, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled))] };
     });
     await startJobs(ctx, jobs);
+    await ctx.deps.cache.bump({ property: row.property_id, stays: true });
     return { status: 200, body: bookingRowToBooking(row) };
   },
 };

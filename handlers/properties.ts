@@ -1,6 +1,10 @@
 /**
  * Properties: listings owned by hosts, and the search guests use to find them.
  * Only the owning host or an admin changes a listing.
+ *
+ * getProperty, listProperties and getPropertyAvailability answer the same to every
+ * caller, so they are read through the cache (server/cache.ts); every write here bumps
+ * what it changed once its transaction has committed.
  */
 import {
   blockNights,
@@ -22,6 +26,7 @@ import {
 } from '../db/properties.js';
 import type { Availability } from '../generated/client/types.gen.js';
 import { daysBetween, nightsOf, utcToday } from '../server/dates.js';
+import { cachedReply } from '../server/cache.js';
 import { ApiError, invalidFields, type FieldError } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
@@ -39,7 +44,17 @@ function assertCalendarWindow(from: string, to: string, location: 'query' | 'bod
 
 /** Each night of [from, to): past nights and nights the host blocked are blocked, held ones booked. */
 async function calendar(db: Db | Tx, propertyId: string, from: string, to: string): Promise<Availability> {
+  return (await calendarUntilChanged(db, propertyId, from, to)).availability;
+}
+
+/**
+ * The calendar, and for how long it stays right by itself: a pending hold frees its
+ * nights when it lapses, which no write announces, so a cached calendar lives no longer.
+ */
+async function calendarUntilChanged(db: Db | Tx, propertyId: string, from: string, to: string) {
   const held = await findHeldStays(db, propertyId, from, to);
+  const lapses = held.flatMap((stay) => (stay.expires_at ? [stay.expires_at.getTime()] : []));
+  const ttlMs = lapses.length > 0 ? Math.max(0, Math.min(...lapses) - Date.now()) : undefined;
   const blocked = new Set(await findBlockedNights(db, propertyId, from, to));
   const today = utcToday();
   const nights = nightsOf(from, to).map((date) => {
@@ -47,7 +62,7 @@ async function calendar(db: Db | Tx, propertyId: string, from: string, to: strin
       date < today || blocked.has(date) ? 'blocked' : held.some((stay) => stay.check_in <= date && date < stay.check_out) ? 'booked' : 'free';
     return { date, status };
   });
-  return { property_id: propertyId, from, to, nights };
+  return { availability: { property_id: propertyId, from, to, nights } satisfies Availability, ttlMs };
 }
 
 /** check_in and check_out of a search: both or neither, in order, not in the past. */
@@ -107,7 +122,10 @@ export const propertyHandlers: ResourceHandlers<
 
     const limit = query.limit ?? 20;
     const after = decodeCursor(query.cursor, [sort === 'newest' ? 'timestamp' : 'number', 'uuid']);
-    const rows = await searchProperties(ctx.deps.db, {
+    // Free-dates searches also move with every booking; the others only with listings and ratings.
+    const scope = stay ? { search: true as const, stays: true as const } : { search: true as const };
+    const answer = await ctx.deps.cache.read('listProperties', scope, { ...query, sort, limit }, async () => {
+      const rows = await searchProperties(ctx.deps.db, {
       city: query.city,
       country: query.country,
       guests: query.guests,
@@ -119,24 +137,27 @@ export const propertyHandlers: ResourceHandlers<
       sort,
       after: after as [number | string, string] | undefined,
       limit,
+      });
+      return { body: page(rows, limit, propertyRowToProperty, (row: PropertySearchRow) => [sortValueOf(row, sort), row.id]) };
     });
-    return {
-      status: 200,
-      body: page(rows, limit, propertyRowToProperty, (row: PropertySearchRow) => [sortValueOf(row, sort), row.id]),
-    };
+    return cachedReply(answer, ctx.auth, ctx.deps.config.cacheMaxAgeSeconds);
   },
 
   async createProperty({ body }, ctx) {
     const auth = permit(mayListProperty(caller(ctx)));
     assertNightLimits(body, { min_nights: 1, max_nights: 365 });
     const row = await insertProperty(ctx.deps.db, { ...body, host_id: auth.id });
+    await ctx.deps.cache.bump({ search: true });
     return { status: 201, body: propertyRowToProperty(row), headers: { Location: `/properties/${row.id}` } };
   },
 
   async getProperty({ path }, ctx) {
-    const row = await findPropertyById(ctx.deps.db, path.property_id);
-    if (!row) throw new ApiError('not_found', 'No such property.');
-    return { status: 200, body: propertyRowToProperty(row) };
+    const answer = await ctx.deps.cache.read('getProperty', { property: path.property_id }, path.property_id, async () => {
+      const row = await findPropertyById(ctx.deps.db, path.property_id);
+      if (!row) throw new ApiError('not_found', 'No such property.');
+      return { body: propertyRowToProperty(row) };
+    });
+    return cachedReply(answer, ctx.auth, ctx.deps.config.cacheMaxAgeSeconds);
   },
 
   async updateProperty({ path, body }, ctx) {
@@ -144,6 +165,7 @@ export const propertyHandlers: ResourceHandlers<
     assertNightLimits(body, current);
     const row = await updateProperty(ctx.deps.db, current.id, body);
     if (!row) throw new ApiError('not_found', 'No such property.');
+    await ctx.deps.cache.bump({ property: row.id, search: true });
     return { status: 200, body: propertyRowToProperty(row) };
   },
 
@@ -157,21 +179,28 @@ export const propertyHandlers: ResourceHandlers<
       }
       await withdrawProperty(trx, listing.id);
     });
+    await ctx.deps.cache.bump({ property: path.property_id, search: true });
     return { status: 204 };
   },
 
   async getPropertyAvailability({ path, query }, ctx) {
     assertCalendarWindow(query.from, query.to, 'query');
-    const listing = await findPropertyById(ctx.deps.db, path.property_id);
-    if (!listing) throw new ApiError('not_found', 'No such property.');
-    return { status: 200, body: await calendar(ctx.deps.db, listing.id, query.from, query.to) };
+    // Past nights read as blocked: the same window is another answer tomorrow.
+    const key = { id: path.property_id, from: query.from, to: query.to, today: utcToday() };
+    const answer = await ctx.deps.cache.read('getPropertyAvailability', { property: path.property_id }, key, async () => {
+      const listing = await findPropertyById(ctx.deps.db, path.property_id);
+      if (!listing) throw new ApiError('not_found', 'No such property.');
+      const { availability, ttlMs } = await calendarUntilChanged(ctx.deps.db, listing.id, query.from, query.to);
+      return { body: availability, ttlMs };
+    });
+    return cachedReply(answer, ctx.auth, ctx.deps.config.cacheMaxAgeSeconds);
   },
 
   async updatePropertyAvailability({ path, body }, ctx) {
     const auth = caller(ctx);
     assertCalendarWindow(body.from, body.to, 'body');
     if (body.from < utcToday()) throw invalidFields([{ path: 'body.from', message: 'must not be in the past' }], 'Past nights cannot be changed.');
-    return ctx.deps.db.transaction().execute(async (trx) => {
+    const reply = await ctx.deps.db.transaction().execute(async (trx) => {
       // Locked like createBooking locks it, so a night cannot be booked and blocked at once.
       const listing = permit(mayManageProperty(auth, await lockListing(trx, path.property_id)));
       if (body.blocked) {
@@ -184,7 +213,9 @@ export const propertyHandlers: ResourceHandlers<
       } else {
         await unblockNights(trx, listing.id, body.from, body.to);
       }
-      return { status: 200, body: await calendar(trx, listing.id, body.from, body.to) };
+      return { status: 200 as const, body: await calendar(trx, listing.id, body.from, body.to) };
     });
+    await ctx.deps.cache.bump({ property: path.property_id, stays: true });
+    return reply;
   },
 };

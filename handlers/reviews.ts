@@ -9,6 +9,10 @@
  * server/errors.ts), the author being the booking's guest, and the property's
  * rating aggregates, moved by a trigger in the same transaction as each write.
  * Who may do what is decided in ./access.ts, and when in ./reviews/rules.ts (the window).
+ *
+ * listReviews is read through the cache (server/cache.ts); every write bumps its
+ * listing (reviews and rating), its author's reviews, unfiltered lists and the search
+ * (ratings sort it) once its transaction has committed.
  */
 import {
   contextOf,
@@ -26,6 +30,7 @@ import {
 } from '../db/reviews.js';
 import type { Tx } from '../db/index.js';
 import type { AuthUser } from '../server/auth.js';
+import { cachedReply, type CacheScope } from '../server/cache.js';
 import { ApiError } from '../server/errors.js';
 import { caller, type RequestContext, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
@@ -55,10 +60,19 @@ async function changeReview<T>(
   work: (trx: Tx, review: ReviewRow, auth: AuthUser) => Promise<T>,
 ): Promise<T> {
   const auth = caller(ctx);
-  return ctx.deps.db.transaction().execute(async (trx) => {
+  let changed: ReviewRow | undefined;
+  const result = await ctx.deps.db.transaction().execute(async (trx) => {
     const review = permit(may(auth, await lockReview(trx, reviewId)));
+    changed = review;
     return work(trx, review, auth);
   });
+  if (changed) await ctx.deps.cache.bump(touchedBy(changed));
+  return result;
+}
+
+/** What a write of this review changes in cached answers. */
+function touchedBy(review: { property_id: string; author_id: string }): CacheScope {
+  return { property: review.property_id, user: review.author_id, reviews: true, search: true };
 }
 
 export const reviewHandlers: ResourceHandlers<
@@ -67,20 +81,30 @@ export const reviewHandlers: ResourceHandlers<
   async listReviews({ query }, ctx) {
     const limit = query.limit ?? 20;
     const after = decodeCursor(query.cursor, ['timestamp', 'uuid']);
-    const rows = await listReviews(ctx.deps.db, {
-      propertyId: query.property_id,
-      authorId: query.author_id,
-      after: after ? { createdAt: after[0] as string, id: after[1] as string } : undefined,
-      limit,
-    });
     const windowDays = ctx.deps.config.reviewWindowDays;
-    return { status: 200, body: page(rows, limit, (row) => reviewRowToReview(row, windowDays), (row) => [row.created_at.toISOString(), row.id]) };
+    // Every review shows its author's current name: a renamed profile moves every list.
+    const scope: CacheScope = {
+      profiles: true,
+      ...(query.property_id ? { property: query.property_id } : {}),
+      ...(query.author_id ? { user: query.author_id } : {}),
+      ...(query.property_id || query.author_id ? {} : { reviews: true }),
+    };
+    const answer = await ctx.deps.cache.read('listReviews', scope, { ...query, limit, windowDays }, async () => {
+      const rows = await listReviews(ctx.deps.db, {
+        propertyId: query.property_id,
+        authorId: query.author_id,
+        after: after ? { createdAt: after[0] as string, id: after[1] as string } : undefined,
+        limit,
+      });
+      return { body: page(rows, limit, (row) => reviewRowToReview(row, windowDays), (row) => [row.created_at.toISOString(), row.id]) };
+    });
+    return cachedReply(answer, ctx.auth, ctx.deps.config.cacheMaxAgeSeconds);
   },
 
   async createReview({ body }, ctx) {
     const auth = caller(ctx);
     const { db, config } = ctx.deps;
-    return db.transaction().execute(async (trx) => {
+    const reply = await db.transaction().execute(async (trx) => {
       const booking = permit(mayReviewBooking(auth, await findBookingToReview(trx, body.booking_id)));
       const refusal = reviewRefusal(booking, config.reviewWindowDays, booking.today);
       if (refusal) throw refusal;
@@ -98,6 +122,8 @@ export const reviewHandlers: ResourceHandlers<
         headers: { Location: `/reviews/${row.id}` },
       };
     });
+    await ctx.deps.cache.bump(touchedBy(reply.body));
+    return reply;
   },
 
   async getReview({ path }, ctx) {

@@ -1,15 +1,19 @@
 /**
  * Users: sign-up, profiles, and account removal. Public profiles hide email and
  * phone from everyone but the user themself and admins.
+ *
+ * getUser's public shape is read through the cache (server/cache.ts); callers who may
+ * see the contact details bypass it, so they are never stored where the public reads.
  */
 import { hasUpcomingStaysOfUser } from '../db/bookings.js';
 import { anonymizeUser, findUserById, insertUser, listUsers, updateUser } from '../db/users.js';
 import type { AuthUser } from '../server/auth.js';
+import { cachedReply, etagOf } from '../server/cache.js';
 import { ApiError, invalidFields } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
 import { hashPassword, verifyPassword } from '../server/passwords.js';
-import { mayListUsers, mayManageAccount, mustProveCurrentPassword, permit } from './access.js';
+import { mayListUsers, mayManageAccount, maySeeContactDetails, mustProveCurrentPassword, permit } from './access.js';
 import { userRowToUser } from './presenters.js';
 
 export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getUser' | 'getCurrentUser' | 'updateUser' | 'deleteUser'> = {
@@ -43,9 +47,17 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
   },
 
   async getUser({ path }, ctx) {
-    const row = await findUserById(ctx.deps.db, path.user_id);
-    if (!row) throw new ApiError('not_found', 'No such user.');
-    return { status: 200, body: userRowToUser(row, ctx.auth) };
+    const { db, cache, config } = ctx.deps;
+    const read = async (viewer: AuthUser | null) => {
+      const row = await findUserById(db, path.user_id);
+      if (!row) throw new ApiError('not_found', 'No such user.');
+      return { body: userRowToUser(row, viewer) };
+    };
+    // The user themself and admins see more than the public: their answer is built for them, never cached.
+    const answer = maySeeContactDetails(ctx.auth, { id: path.user_id })
+      ? await read(ctx.auth).then(({ body }) => ({ body, etag: etagOf(body) }))
+      : await cache.read('getUser', { user: path.user_id }, path.user_id, () => read(null));
+    return cachedReply(answer, ctx.auth, config.cacheMaxAgeSeconds);
   },
 
   async getCurrentUser(_input, ctx) {
@@ -91,6 +103,7 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
     if (!row) throw new ApiError('not_found', 'No such user.');
     // A new password ends every other session of the account: a stolen token stops working.
     if (passwordHash !== undefined) await sessions.revokeAllForUser(target.id, target.id === auth.id ? auth.token : undefined);
+    await ctx.deps.cache.bump({ user: target.id, profiles: true });
     return { status: 200, body: userRowToUser(row, auth) };
   },
 
@@ -108,6 +121,8 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
       return anonymized;
     });
     if (!removed) throw new ApiError('not_found', 'No such user.');
+    // Withdrawn listings, an anonymized profile and its name on reviews: everything goes stale once.
+    await ctx.deps.cache.bump({ all: true });
     await sessions.revokeAllForUser(target.id);
     return { status: 204 };
   },

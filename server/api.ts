@@ -5,11 +5,11 @@
  * checks every response against the spec. Errors are thrown as ApiError and turned
  * into problem details by the Koa error middleware (app.ts), the one place that does.
  */
-import { createHash } from 'node:crypto';
 import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { authenticate, type AuthUser } from './auth.js';
+import { etagOf } from './cache.js';
 import { ApiError, invalidFields, type FieldError } from './errors.js';
 import type { Deps, Handlers, OperationInput } from './operations.js';
 
@@ -177,7 +177,8 @@ function withEtag(c: Context, reply: DispatchResult): DispatchResult {
   const operation = c.operation as Operation | undefined;
   const declared = (operation?.responses?.['200'] as { headers?: Record<string, unknown> } | undefined)?.headers;
   if (reply.status !== 200 || !declared || !('ETag' in declared)) return reply;
-  const etag = `"${createHash('sha256').update(JSON.stringify(reply.body)).digest('base64url').slice(0, 27)}"`;
+  // A cached answer brings the ETag it was stored with: a hit never hashes its body again.
+  const etag = reply.headers?.ETag ?? etagOf(reply.body);
   const ifNoneMatch = c.request.headers['if-none-match'];
   const candidates = String(Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : (ifNoneMatch ?? ''))
     .split(',')

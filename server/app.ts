@@ -44,7 +44,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function createApp(options: AppOptions): Promise<App> {
   const { spec, deps, redis } = options;
   const logger = options.logger ?? createLogger(deps.config, options.log);
-  const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs });
+  const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs, cache: deps.cache });
   // openapi-backend dereferences the document it is given; keep ours pristine for /openapi.json.
   const api = await createApi(structuredClone(spec), options.handlers, deps);
   const koa = new Koa({ proxy: false });
@@ -188,7 +188,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       },
     );
     ctx.status = result.status;
-    for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
+    // Vary is added to, not replaced: CORS has put Origin in it already.
+    for (const [name, value] of Object.entries(result.headers ?? {})) {
+      if (name === 'Vary') ctx.vary(value);
+      else ctx.set(name, value);
+    }
     if (result.body !== undefined) ctx.body = result.body;
   });
 

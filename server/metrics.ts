@@ -5,7 +5,8 @@
  * metrics. Each app has its own registry, so several servers in one process (the
  * tests) count separately.
  */
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheCounts, ReadCache } from './cache.js';
 import type { PoolUsage } from '../db/index.js';
 import type { JobRunner } from './jobs/queue.js';
 
@@ -19,7 +20,11 @@ export interface Metrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createMetrics(options: { pool: PoolUsage | undefined; jobs: Pick<JobRunner, 'stats'> }): Metrics {
+export function createMetrics(options: {
+  pool: PoolUsage | undefined;
+  jobs: Pick<JobRunner, 'stats'>;
+  cache?: Pick<ReadCache, 'counts'> | undefined;
+}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -37,6 +42,25 @@ export function createMetrics(options: { pool: PoolUsage | undefined; jobs: Pick
     gauge(registry, 'staybook_db_pool_connections', 'Connections the PostgreSQL pool holds open (busy and idle).', () => pool.totalCount);
     gauge(registry, 'staybook_db_pool_idle_connections', 'Open PostgreSQL connections that are idle.', () => pool.idleCount);
     gauge(registry, 'staybook_db_pool_waiting_clients', 'Queries waiting for a PostgreSQL connection (the pool is exhausted while above 0).', () => pool.waitingCount);
+  }
+
+  const { cache } = options;
+  if (cache) {
+    // Read at scrape time: the cache keeps these counts itself, per operation.
+    const cacheCounter = (field: keyof CacheCounts, name: string, help: string) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['operation'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [operation, counts] of cache.counts()) this.inc({ operation }, counts[field]);
+        },
+      });
+    cacheCounter('hits', 'staybook_cache_hits_total', 'Cached reads answered from Redis, by operation.');
+    cacheCounter('misses', 'staybook_cache_misses_total', 'Cached reads not found in Redis (or Redis unavailable), by operation.');
+    cacheCounter('rebuilds', 'staybook_cache_rebuilds_total', 'Answers built from PostgreSQL for the cache, by operation (one per entry at a time).');
   }
 
   const jobs = new Gauge({

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Db } from '../db/index.js';
 import type { AuthUser, LoginThrottle } from './auth.js';
 import type { SessionStore } from './sessions.js';
+import type { ReadCache } from './cache.js';
 import type { JobRequest } from './jobs/job.js';
 import type { JobRunner } from './jobs/queue.js';
 import type { PaymentProvider } from './payments/provider.js';
@@ -23,6 +24,8 @@ export interface Deps {
   payments: PaymentProvider;
   /** Starts background jobs; call it after the transaction that made them owed has committed. */
   jobs: JobRunner;
+  /** The read cache of public answers (server/cache.ts); writes bump it after commit. */
+  cache: ReadCache;
   /** The process's structured log (one JSON line each). */
   log: (line: Record<string, unknown>) => void;
 }

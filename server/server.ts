@@ -23,6 +23,8 @@ import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
 import type { Deps } from './operations.js';
 import { connectRedis } from './redis.js';
 import { sessionStore } from './sessions.js';
+import { createReadCache } from './cache.js';
+import { createHash } from 'node:crypto';
 
 export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
 
@@ -60,6 +62,14 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       ? (await seedDemoData(database.db, { bookings: config, passwordHashProfile: config.passwordHashProfile })).created
       : false;
     background = startBackground({ config, db: database.db, work: config.runWorkers, log: writeLog });
+    const spec = await loadSpec();
+    const cache = createReadCache({
+      redis: config.cache ? redis : undefined,
+      ttlSeconds: config.cacheTtlSeconds,
+      // Answers of another spec (another release) have another shape: never read them.
+      namespace: createHash('sha256').update(JSON.stringify(spec)).digest('base64url').slice(0, 12),
+      log: writeLog,
+    });
     const deps: Deps = {
       config,
       db: database.db,
@@ -67,14 +77,15 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
       payments: background.provider,
       jobs: background.jobs,
+      cache,
       log: writeLog,
     };
-    const { koa } = await createApp({ spec: await loadSpec(), handlers, deps, redis, logger, pool: database.pool });
+    const { koa } = await createApp({ spec, handlers, deps, redis, logger, pool: database.pool });
     // Writes down lapsed holds and finished stays, and forgets idempotency keys past their day.
     // Nothing depends on it running (reads compute the status, bookings expire lapsed holds
     // themselves); several processes may run it at once, as each statement is idempotent.
     const stopSweeping = every(config.bookingSweepSeconds, async () => {
-      await sweepBookingStatuses(database.db);
+      if ((await sweepBookingStatuses(database.db)).expired > 0) await cache.bump({ stays: true });
       await deleteExpiredIdempotencyKeys(database.db);
     }, writeLog);
     const httpServer = koa.listen(config.port, config.host);

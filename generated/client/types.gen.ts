@@ -1367,6 +1367,12 @@ export type LogoutResponse = LogoutResponses[keyof LogoutResponses];
 
 export type ListPropertiesData = {
     body?: never;
+    headers?: {
+        /**
+         * An `ETag` from an earlier response; while the resource is unchanged the answer is `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -1718,6 +1724,12 @@ export type UpdatePropertyResponse = UpdatePropertyResponses[keyof UpdatePropert
 
 export type GetPropertyAvailabilityData = {
     body?: never;
+    headers?: {
+        /**
+         * An `ETag` from an earlier response; while the resource is unchanged the answer is `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path: {
         /**
          * The property's id.
@@ -2463,6 +2475,12 @@ export type GetPaymentResponse = GetPaymentResponses[keyof GetPaymentResponses];
 
 export type ListReviewsData = {
     body?: never;
+    headers?: {
+        /**
+         * An `ETag` from an earlier response; while the resource is unchanged the answer is `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**

@@ -59,6 +59,8 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
         redisKeyPrefix,
         seedOnFirstStart: false,
         logRequests: false,
+        // The read cache is off unless a test turns it on (test/cache-*.test.ts): other tests write rows directly.
+        cache: false,
         mailOutboxDir: outboxDir,
         // Retries of failed jobs after 50 ms, 100 ms, ... so that tests see them through.
         jobBackoffMs: 50,
