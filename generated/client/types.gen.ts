@@ -938,6 +938,18 @@ export type ListUsersErrors = {
      */
     403: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -988,6 +1000,18 @@ export type RegisterUserErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1040,6 +1064,18 @@ export type GetCurrentUserErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1106,6 +1142,18 @@ export type DeleteUserErrors = {
      */
     409: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1166,6 +1214,18 @@ export type GetUserErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1244,6 +1304,18 @@ export type UpdateUserErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1296,6 +1368,14 @@ export type LoginErrors = {
     415: Problem;
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
      */
     429: Problem;
     /**
@@ -1341,6 +1421,18 @@ export type LogoutErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1444,6 +1536,18 @@ export type ListPropertiesErrors = {
      */
     401: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1501,6 +1605,18 @@ export type CreatePropertyErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1565,6 +1681,18 @@ export type DeletePropertyErrors = {
      */
     409: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1625,6 +1753,18 @@ export type GetPropertyErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1693,6 +1833,18 @@ export type UpdatePropertyErrors = {
      */
     415: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1756,6 +1908,18 @@ export type GetPropertyAvailabilityErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1828,6 +1992,18 @@ export type UpdatePropertyAvailabilityErrors = {
      */
     415: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1890,6 +2066,18 @@ export type ListBookingsErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1971,6 +2159,18 @@ export type CreateBookingErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2031,6 +2231,18 @@ export type GetBookingErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2109,6 +2321,18 @@ export type UpdateBookingErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2176,6 +2400,18 @@ export type CancelBookingErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2234,6 +2470,18 @@ export type ListPaymentsErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2327,6 +2575,18 @@ export type CreatePaymentErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2376,6 +2636,18 @@ export type HandlePaymentWebhookErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2437,6 +2709,18 @@ export type GetPaymentErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2500,6 +2784,18 @@ export type ListReviewsErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2574,6 +2870,18 @@ export type CreateReviewErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2632,6 +2940,18 @@ export type DeleteReviewErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2693,6 +3013,18 @@ export type GetReviewErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2765,6 +3097,18 @@ export type UpdateReviewErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2823,6 +3167,18 @@ export type DeleteReviewReplyErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2890,6 +3246,18 @@ export type ReplyToReviewErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * sign-in token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
