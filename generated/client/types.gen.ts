@@ -940,7 +940,7 @@ export type ListUsersErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1003,7 +1003,7 @@ export type RegisterUserErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1067,7 +1067,7 @@ export type GetCurrentUserErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1144,7 +1144,7 @@ export type DeleteUserErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1217,7 +1217,7 @@ export type GetUserErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1306,7 +1306,7 @@ export type UpdateUserErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1369,7 +1369,7 @@ export type LoginErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1424,7 +1424,7 @@ export type LogoutErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1538,7 +1538,7 @@ export type ListPropertiesErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1608,7 +1608,7 @@ export type CreatePropertyErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1683,7 +1683,7 @@ export type DeletePropertyErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1756,7 +1756,7 @@ export type GetPropertyErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1835,7 +1835,7 @@ export type UpdatePropertyErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1911,7 +1911,7 @@ export type GetPropertyAvailabilityErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -1994,7 +1994,7 @@ export type UpdatePropertyAvailabilityErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2069,7 +2069,7 @@ export type ListBookingsErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2161,7 +2161,7 @@ export type CreateBookingErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2234,7 +2234,7 @@ export type GetBookingErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2323,7 +2323,7 @@ export type UpdateBookingErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2402,7 +2402,7 @@ export type CancelBookingErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2473,7 +2473,7 @@ export type ListPaymentsErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2577,7 +2577,7 @@ export type CreatePaymentErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2639,7 +2639,7 @@ export type HandlePaymentWebhookErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2712,7 +2712,7 @@ export type GetPaymentErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2787,7 +2787,7 @@ export type ListReviewsErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2872,7 +2872,7 @@ export type CreateReviewErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -2943,7 +2943,7 @@ export type DeleteReviewErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -3016,7 +3016,7 @@ export type GetReviewErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -3099,7 +3099,7 @@ export type UpdateReviewErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -3170,7 +3170,7 @@ export type DeleteReviewReplyErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
@@ -3249,7 +3249,7 @@ export type ReplyToReviewErrors = {
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
-     * sign-in token); signing in, registering, booking and paying have
+     * bearer token); signing in, registering, booking and paying have
      * stricter budgets of their own, and repeated sign-ins for one email are
      * throttled per email and address. `RateLimit-Policy` and `RateLimit`
      * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
