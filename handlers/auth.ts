@@ -1,5 +1,6 @@
 /**
  * Signing in and out. Tokens are opaque and stored only as hashes (server/sessions.ts).
+ * Sign-in attempts are counted, and refused over budget, before this handler runs (server/limits.ts).
  */
 import { findUserByEmail } from '../db/users.js';
 import { ApiError } from '../server/errors.js';
@@ -9,20 +10,12 @@ import { userRowToUser } from './presenters.js';
 
 export const authHandlers: ResourceHandlers<'login' | 'logout'> = {
   async login({ body }, { deps }) {
-    const retryAfter = await deps.loginThrottle.retryAfter(body.email);
-    if (retryAfter > 0) {
-      throw new ApiError('rate_limited', `Too many failed sign-ins for this email; try again in ${retryAfter} s.`, undefined, {
-        'Retry-After': String(retryAfter),
-      });
-    }
     const row = await findUserByEmail(deps.db, body.email);
     // An unknown email is verified against a decoy, so it costs as long as a wrong password.
     const valid = await verifyPassword(row?.password_hash, body.password, deps.config.passwordHashProfile);
     if (!row || !valid) {
-      await deps.loginThrottle.recordFailure(body.email);
       throw new ApiError('invalid_credentials');
     }
-    await deps.loginThrottle.reset(body.email);
     const { token, expiresAt } = await deps.sessions.create(row.id, deps.config.sessionTtlSeconds);
     const self = { id: row.id, role: row.role, token };
     return {

@@ -47,7 +47,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs, cache: deps.cache });
   // openapi-backend dereferences the document it is given; keep ours pristine for /openapi.json.
   const api = await createApi(structuredClone(spec), options.handlers, deps);
-  const koa = new Koa({ proxy: false });
+  // Behind TRUST_PROXY reverse proxies, the client address is the one the outermost of them appended to
+  // X-Forwarded-For (what a client sends itself stays to the left, unread); with 0, the socket's address.
+  const koa = new Koa({ proxy: deps.config.trustProxy > 0, maxIpsCount: deps.config.trustProxy });
   // Koa reports here what fails after a response has begun (a client gone mid-body); into the one log, not stderr.
   koa.on('error', (err: Error) => logger.warn({ error: String(err) }, 'response failed'));
 
@@ -88,13 +90,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (!origin || !(corsOrigins.includes('*') || corsOrigins.includes(origin))) return next();
     ctx.set('Access-Control-Allow-Origin', corsOrigins.includes('*') ? '*' : origin);
     ctx.vary('Origin');
-    ctx.set('Access-Control-Expose-Headers', 'ETag, Idempotent-Replayed, Location, Retry-After, X-Request-Id');
+    ctx.set('Access-Control-Expose-Headers', 'ETag, Idempotent-Replayed, Location, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id');
     if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
     ctx.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE');
     ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Request-Id');
     ctx.set('Access-Control-Max-Age', '600');
     ctx.status = 204;
   });
+
+  // Every request counts against the rate limits before any route (GraphQL's in-process REST calls never pass here).
+  koa.use(deps.limits.middleware);
 
   const infra = new Router();
   const specJson = JSON.stringify(spec);

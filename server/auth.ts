@@ -1,14 +1,12 @@
 /**
- * Who is calling: resolves `Authorization: Bearer <token>` to a signed-in user, and
- * throttles failed sign-ins per email. The openapi-backend security handler for
- * `bearerAuth` calls `authenticate`; handlers then read `ctx.auth`.
+ * Who is calling: resolves `Authorization: Bearer <token>` to a signed-in user. The
+ * openapi-backend security handler for `bearerAuth` calls `authenticate`; handlers
+ * then read `ctx.auth`. (Sign-in throttling lives with every other limit, in limits.ts.)
  */
-import type { Redis } from 'ioredis';
 import type { Db } from '../db/index.js';
 import type { UserRole } from '../generated/client/types.gen.js';
 import { findUserRole } from '../db/users.js';
 import { ApiError } from './errors.js';
-import { redisIsDown } from './redis.js';
 import type { SessionStore } from './sessions.js';
 
 export interface AuthUser {
@@ -37,76 +35,4 @@ export async function authenticate(
   const user = await findUserRole(db, session.userId);
   if (!user) throw new ApiError('unauthenticated', 'The account of this token no longer exists.', undefined, INVALID_TOKEN);
   return { id: user.id, role: user.role, token };
-}
-
-/**
- * Counts failed sign-ins per email in a fixed window, in Redis when configured
- * (shared by every process) or else in this process's memory. While Redis is
- * unreachable (or slow), the count falls back to this process's memory: each
- * process then allows `maxFailures` per window on its own, and a sign-in is never
- * refused for want of Redis.
- */
-export interface LoginThrottle {
-  /** Seconds until the email may try again, or 0 when it may try now. */
-  retryAfter(email: string): Promise<number>;
-  recordFailure(email: string): Promise<void>;
-  reset(email: string): Promise<void>;
-}
-
-const throttleKey = (email: string) => `login-failures:${email.toLowerCase()}`;
-
-export function loginThrottle(options: { redis?: Redis | undefined; maxFailures: number; windowSeconds: number }): LoginThrottle {
-  const { redis } = options;
-  const inMemory = memoryThrottle(options);
-  if (!redis) return inMemory;
-  const shared = redisThrottle(redis, options);
-  const eitherOf = <A extends unknown[], R>(method: (throttle: LoginThrottle) => (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> =>
-      redisIsDown(redis) ? method(inMemory)(...args) : method(shared)(...args).catch(() => method(inMemory)(...args));
-  return {
-    retryAfter: eitherOf((throttle) => throttle.retryAfter),
-    recordFailure: eitherOf((throttle) => throttle.recordFailure),
-    reset: eitherOf((throttle) => throttle.reset),
-  };
-}
-
-function redisThrottle(redis: Redis, { maxFailures, windowSeconds }: { maxFailures: number; windowSeconds: number }): LoginThrottle {
-  return {
-    async retryAfter(email) {
-      const [count, ttl] = await Promise.all([redis.get(throttleKey(email)), redis.ttl(throttleKey(email))]);
-      return Number(count ?? 0) >= maxFailures ? Math.max(ttl, 1) : 0;
-    },
-    async recordFailure(email) {
-      await redis.multi().incr(throttleKey(email)).expire(throttleKey(email), windowSeconds, 'NX').exec();
-    },
-    async reset(email) {
-      await redis.del(throttleKey(email));
-    },
-  };
-}
-
-function memoryThrottle({ maxFailures, windowSeconds }: { maxFailures: number; windowSeconds: number }): LoginThrottle {
-  const failures = new Map<string, { count: number; resetAt: number }>();
-  const current = (email: string) => {
-    const entry = failures.get(throttleKey(email));
-    if (entry && entry.resetAt <= Date.now()) {
-      failures.delete(throttleKey(email));
-      return undefined;
-    }
-    return entry;
-  };
-  return {
-    async retryAfter(email) {
-      const entry = current(email);
-      return entry && entry.count >= maxFailures ? Math.ceil((entry.resetAt - Date.now()) / 1000) : 0;
-    },
-    async recordFailure(email) {
-      const entry = current(email) ?? { count: 0, resetAt: Date.now() + windowSeconds * 1000 };
-      entry.count += 1;
-      failures.set(throttleKey(email), entry);
-    },
-    async reset(email) {
-      failures.delete(throttleKey(email));
-    },
-  };
 }

@@ -5,7 +5,8 @@
  */
 import type { Config } from './config.js';
 import type { Db } from '../db/index.js';
-import type { AuthUser, LoginThrottle } from './auth.js';
+import type { AuthUser } from './auth.js';
+import type { Limits } from './limits.js';
 import type { SessionStore } from './sessions.js';
 import type { ReadCache } from './cache.js';
 import type { JobRequest } from './jobs/job.js';
@@ -20,7 +21,8 @@ export interface Deps {
   config: Config;
   db: Db;
   sessions: SessionStore;
-  loginThrottle: LoginThrottle;
+  /** Every rate limit and sign-in throttle (limits.ts). */
+  limits: Limits;
   payments: PaymentProvider;
   /** Starts background jobs; call it after the transaction that made them owed has committed. */
   jobs: JobRunner;

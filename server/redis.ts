@@ -1,9 +1,9 @@
 /**
- * The process's Redis connection (the session cache, sign-in throttling,
+ * The process's Redis connection (the session cache, rate limits,
  * /readyz). Redis may go away at any time and come back: the connection
  * reconnects by itself, an outage is logged once and its end once, and no
  * command waits long, so the callers fall back (sessions to PostgreSQL, the
- * throttle to this process's memory) instead of making a request wait.
+ * rate limits to this process's memory) instead of making a request wait.
  * (bee-queue keeps its own connections: server/jobs/queue.ts.)
  */
 import { Redis } from 'ioredis';
@@ -23,7 +23,7 @@ export function connectRedis(url: string, options: { keyPrefix: string; log: (li
   });
   let reachable = true;
   const lost = (reason: string) => {
-    if (reachable) log({ level: 'error', message: 'Redis is unreachable; sessions are read from PostgreSQL and sign-ins throttled per process until it is back', error: reason });
+    if (reachable) log({ level: 'error', message: 'Redis is unreachable; sessions are read from PostgreSQL and rate limits counted per process until it is back', error: reason });
     reachable = false;
   };
   // Without an `error` listener ioredis prints every failed reconnect attempt; with it, one line per outage.

@@ -16,9 +16,9 @@ import { migrateToLatest } from '../db/migrate.js';
 import { seedDemoData } from './demo-data.js';
 import { handlers } from '../handlers/index.js';
 import { createApp } from './app.js';
-import { loginThrottle } from './auth.js';
 import { every, startBackground } from './background.js';
 import type { Config } from './config.js';
+import { createLimits, limitOperations } from './limits.js';
 import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
 import type { Deps } from './operations.js';
 import { connectRedis } from './redis.js';
@@ -27,6 +27,9 @@ import { createReadCache } from './cache.js';
 import { createHash } from 'node:crypto';
 
 export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
+
+/** Built once per process: openapi-backend compiles its validators once per handlers object (api.ts). */
+const limitedHandlers = limitOperations(handlers);
 
 export async function loadSpec(): Promise<Document> {
   return parse(await readFile(specPath, 'utf8')) as Document;
@@ -74,13 +77,13 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       config,
       db: database.db,
       sessions: sessionStore({ db: database.db, redis, log: writeLog }),
-      loginThrottle: loginThrottle({ redis, maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds }),
+      limits: createLimits({ redis, config, log: writeLog }),
       payments: background.provider,
       jobs: background.jobs,
       cache,
       log: writeLog,
     };
-    const { koa } = await createApp({ spec, handlers, deps, redis, logger, pool: database.pool });
+    const { koa } = await createApp({ spec, handlers: limitedHandlers, deps, redis, logger, pool: database.pool });
     // Writes down lapsed holds and finished stays, and forgets idempotency keys past their day.
     // Nothing depends on it running (reads compute the status, bookings expire lapsed holds
     // themselves); several processes may run it at once, as each statement is idempotent.

@@ -148,7 +148,7 @@ describe('login', () => {
     expect((await redis.smembers(`${env.redisKeyPrefix}user-sessions:${user.id}`)).sort()).toEqual(sessionsBefore.sort());
   });
 
-  it('throttles an email after LOGIN_MAX_FAILURES failures with 429 rate_limited and Retry-After, refusing even the right password', async () => {
+  it('throttles an email from one address after LOGIN_MAX_FAILURES attempts with 429 rate_limited and Retry-After, refusing even the right password', async () => {
     const throttled = await env.start({ loginMaxFailures: 3 });
     const victim = await createUser(throttled.client);
     const bystander = await createUser(throttled.client);
@@ -167,7 +167,7 @@ describe('login', () => {
     expect(retryAfter).toBeLessThanOrEqual(throttled.deps.config.loginWindowSeconds);
     expect((await redis.smembers(`${env.redisKeyPrefix}user-sessions:${victim.id}`)).sort()).toEqual(sessionsBefore.sort());
 
-    // The throttle is per email: another account still signs in.
+    // The throttle is per email (and address): another account still signs in; test/limits-signin.test.ts has the rest.
     const other = await api.login({ client: throttled.client, body: { email: bystander.email, password: bystander.password } });
     expect(other.response.status).toBe(200);
   });

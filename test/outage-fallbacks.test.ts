@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseConnectionError, openDatabase, type Database } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { insertUser } from '../db/users.js';
-import { loginThrottle } from '../server/auth.js';
-import { toApiError } from '../server/errors.js';
+import { loadConfig } from '../server/config.js';
+import { toApiError, type ApiError } from '../server/errors.js';
+import { createLimits } from '../server/limits.js';
 import { connectRedis, redisIsDown } from '../server/redis.js';
 import { hashToken, sessionStore, type SessionStore } from '../server/sessions.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
@@ -113,34 +114,34 @@ describe('a Redis restart', () => {
   });
 });
 
-describe('login throttle while Redis is unreachable', () => {
-  it('counts failures in this process: refused after the limit with a Retry-After within the window, and never throws', async () => {
-    const throttle = loginThrottle({ redis: deadRedis, maxFailures: 3, windowSeconds: 60 });
+describe('sign-in throttle while Redis is unreachable', () => {
+  it('counts attempts in this process: refused after the limit with a Retry-After within the window, and never throws', async () => {
+    const limits = createLimits({ redis: deadRedis, config: { ...loadConfig({ NODE_ENV: 'test' }), loginMaxFailures: 3, loginWindowSeconds: 60 }, log: quiet });
     const email = uniqueEmail('throttled');
 
-    expect(await timed(throttle.retryAfter(email))).toBe(0);
-    for (let i = 0; i < 3; i++) await timed(throttle.recordFailure(email));
-    const wait = await timed(throttle.retryAfter(email));
-    expect(wait).toBeGreaterThan(0);
-    expect(wait).toBeLessThanOrEqual(60);
-    expect(await throttle.retryAfter(uniqueEmail('someone-else'))).toBe(0);
+    for (let i = 0; i < 3; i++) await timed(limits.signInAttempt(email));
+    const refused = await timed(limits.signInAttempt(email).then(() => undefined, (err: unknown) => err as ApiError));
+    expect(refused?.code).toBe('rate_limited');
+    expect(Number(refused?.headers?.['Retry-After'])).toBeGreaterThan(0);
+    expect(Number(refused?.headers?.['Retry-After'])).toBeLessThanOrEqual(60);
+    await timed(limits.signInAttempt(uniqueEmail('someone-else')));
 
-    await timed(throttle.reset(email));
-    expect(await throttle.retryAfter(email)).toBe(0);
+    await timed(limits.signInSucceeded(email));
+    await timed(limits.signInAttempt(email));
   });
 
   it('goes back to the shared count in Redis once Redis answers', async () => {
     const redis = connectRedis(ownRedis.url, { keyPrefix: 'throttle:', log: quiet });
     clients.push(redis);
     await eventually(async () => expect(redis.status).toBe('ready'), 10_000);
-    const throttle = loginThrottle({ redis, maxFailures: 2, windowSeconds: 60 });
+    const limits = createLimits({ redis, config: { ...loadConfig({ NODE_ENV: 'test' }), loginMaxFailures: 2 }, log: quiet });
     const email = uniqueEmail('shared');
 
-    await throttle.recordFailure(email);
-    await throttle.recordFailure(email);
+    await limits.signInAttempt(email);
+    await limits.signInAttempt(email);
 
-    expect(await redis.get(`login-failures:${email.toLowerCase()}`)).toBe('2');
-    expect(await throttle.retryAfter(email)).toBeGreaterThan(0);
+    expect((await redis.keys('throttle:limit:sign-in-email-address:*')).length).toBe(1);
+    await expect(limits.signInAttempt(email)).rejects.toMatchObject({ code: 'rate_limited' });
   });
 });
 

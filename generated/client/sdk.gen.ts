@@ -127,9 +127,10 @@ export const updateUser = <ThrowOnError extends boolean = false>(options: Option
  *
  * Exchanges email and password for an opaque bearer token. The email is
  * compared case-insensitively. A wrong email and a wrong password get the
- * same answer (`401 invalid_credentials`), and too many failures for one
- * email within a window are refused with `429` until `Retry-After` seconds
- * have passed.
+ * same answer (`401 invalid_credentials`). Attempts are counted before
+ * the password is checked, per address, per email and address, and per
+ * email (see Rate limits); over a budget, an attempt is refused with `429`
+ * until `Retry-After` seconds have passed, even with the right password.
  *
  */
 export const login = <ThrowOnError extends boolean = false>(options: Options<LoginData, ThrowOnError>) => (options.client ?? client).post<LoginResponses, LoginErrors, ThrowOnError>({

@@ -938,6 +938,18 @@ export type ListUsersErrors = {
      */
     403: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -988,6 +1000,18 @@ export type RegisterUserErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1040,6 +1064,18 @@ export type GetCurrentUserErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1106,6 +1142,18 @@ export type DeleteUserErrors = {
      */
     409: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1166,6 +1214,18 @@ export type GetUserErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1244,6 +1304,18 @@ export type UpdateUserErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1296,6 +1368,14 @@ export type LoginErrors = {
     415: Problem;
     /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
      */
     429: Problem;
     /**
@@ -1341,6 +1421,18 @@ export type LogoutErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1450,6 +1542,18 @@ export type ListPropertiesErrors = {
      */
     401: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1507,6 +1611,18 @@ export type CreatePropertyErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1571,6 +1687,18 @@ export type DeletePropertyErrors = {
      */
     409: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1631,6 +1759,18 @@ export type GetPropertyErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1698,6 +1838,18 @@ export type UpdatePropertyErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1768,6 +1920,18 @@ export type GetPropertyAvailabilityErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1840,6 +2004,18 @@ export type UpdatePropertyAvailabilityErrors = {
      */
     415: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -1902,6 +2078,18 @@ export type ListBookingsErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -1983,6 +2171,18 @@ export type CreateBookingErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2043,6 +2243,18 @@ export type GetBookingErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2121,6 +2333,18 @@ export type UpdateBookingErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2188,6 +2412,18 @@ export type CancelBookingErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2246,6 +2482,18 @@ export type ListPaymentsErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2339,6 +2587,18 @@ export type CreatePaymentErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2388,6 +2648,18 @@ export type HandlePaymentWebhookErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2449,6 +2721,18 @@ export type GetPaymentErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2518,6 +2802,18 @@ export type ListReviewsErrors = {
      *
      */
     401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2592,6 +2888,18 @@ export type CreateReviewErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2650,6 +2958,18 @@ export type DeleteReviewErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2711,6 +3031,18 @@ export type GetReviewErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2783,6 +3115,18 @@ export type UpdateReviewErrors = {
      */
     422: Problem;
     /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
     500: Problem;
@@ -2841,6 +3185,18 @@ export type DeleteReviewReplyErrors = {
      * No such resource, or one the caller may not see (`not_found`).
      */
     404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */
@@ -2908,6 +3264,18 @@ export type ReplyToReviewErrors = {
      * The body is not `application/json` (`unsupported_media_type`).
      */
     415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
     /**
      * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
      */

@@ -64,6 +64,8 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
         mailOutboxDir: outboxDir,
         // Retries of failed jobs after 50 ms, 100 ms, ... so that tests see them through.
         jobBackoffMs: 50,
+        // Every test signs in, registers and books from one address: the limit tests turn the budgets on.
+        rateLimits: false,
         ...overrides,
       };
       // Unexpected errors (500s, responses off the contract) are printed; access logs are not.
