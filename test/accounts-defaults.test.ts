@@ -38,7 +38,9 @@ describe('SEED_DEMO_DATA', () => {
   });
 });
 
-describe('a production start without DATABASE_URL', () => {
+// Each test starts a server on a new PGlite (migrations in WebAssembly) and hashes with production's argon2 profile:
+// seconds alone, more when the whole suite shares the machine's cores.
+describe('a production start without DATABASE_URL', { timeout: 120_000 }, () => {
   it('creates no demo accounts, so admin@example.com / demo-password signs nobody in', async () => {
     const server = await startServer(loadConfig(productionEnv()));
     try {
