@@ -176,6 +176,19 @@ describe('Cache-Control on private answers', () => {
     expect(graphql.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('is declared by the spec on the answers of login, registerUser, getCurrentUser and updateUser', async () => {
+    const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { operationId: string; responses: Record<string, { $ref?: string; headers?: Record<string, { $ref: string }> }> }>>;
+      components: { responses: Record<string, { headers?: Record<string, { $ref: string }> }> };
+    };
+    const operations = Object.values(spec.paths).flatMap((item) => Object.values(item));
+    for (const [operationId, status] of [['login', '200'], ['registerUser', '201'], ['getCurrentUser', '200'], ['updateUser', '200']] as const) {
+      let response = operations.find((operation) => operation.operationId === operationId)!.responses[status]!;
+      if (response.$ref) response = spec.components.responses[response.$ref.split('/').pop()!]!;
+      expect(response.headers?.['Cache-Control']?.$ref, operationId).toBe('#/components/headers/CacheControlNoStore');
+    }
+  });
+
   it('is left off an anonymous read of a public resource', async () => {
     const host = await createHost(server.client);
     const property = await createProperty(server.client, host);

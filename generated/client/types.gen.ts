@@ -1061,9 +1061,7 @@ export type GetCurrentUserError = GetCurrentUserErrors[keyof GetCurrentUserError
 
 export type GetCurrentUserResponses = {
     /**
-     * The user. `email` and `phone` are present only when the caller is that
-     * user or an admin.
-     *
+     * The signed-in user, with `email` and `phone`; private, so never stored by a cache.
      */
     200: User;
 };
