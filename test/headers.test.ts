@@ -125,6 +125,11 @@ describe('GraphiQL at /graphql', () => {
     expect(sourcesFor(csp, 'connect-src')).toContain("'self'");
     expect(sourcesFor(csp, 'style-src')).toContain("'unsafe-inline'");
     expect(csp.get('frame-ancestors')).toEqual(["'none'"]);
+
+    // A second load gets the same policy (it is worked out once per page).
+    const again = await fetch(`${server.url}/graphql`, { headers: { Accept: 'text/html' } });
+    expect(await again.text()).toBe(html);
+    expect(again.headers.get('content-security-policy')).toBe(response.headers.get('content-security-policy'));
   });
 
   it('keeps the strict policy on a GraphQL answer', async () => {
