@@ -17,6 +17,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY spec ./spec
+COPY data ./data
 COPY generated ./generated
 COPY server ./server
 COPY handlers ./handlers

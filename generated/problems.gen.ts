@@ -21,6 +21,7 @@ export const problemCodes = {
   payload_too_large: { status: 413, title: "Request body too large" },
   unsupported_media_type: { status: 415, title: "Unsupported content type" },
   current_password_incorrect: { status: 422, title: "The current password is wrong" },
+  password_too_weak: { status: 422, title: "The password is too easy to guess" },
   invalid_state: { status: 422, title: "Not possible in the current state" },
   payment_method_invalid: { status: 422, title: "Unknown payment method" },
   booking_rule_violated: { status: 422, title: "The booking breaks a rule of the listing" },

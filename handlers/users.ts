@@ -1,6 +1,8 @@
 /**
  * Users: sign-up, profiles, and account removal. Public profiles hide email and
- * phone from everyone but the user themself and admins.
+ * phone from everyone but the user themself and admins. A new password must pass
+ * the policy in server/passwords.ts; changing one's own password or email needs the
+ * current password, and either change ends the account's other sessions.
  *
  * getUser's public shape is read through the cache (server/cache.ts); callers who may
  * see the contact details bypass it, so they are never stored where the public reads.
@@ -12,12 +14,13 @@ import { cachedReply, etagOf } from '../server/cache.js';
 import { ApiError, invalidFields } from '../server/errors.js';
 import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
-import { hashPassword, verifyPassword } from '../server/passwords.js';
+import { hashPassword, passwordWeakness, verifyPassword } from '../server/passwords.js';
 import { mayListUsers, mayManageAccount, maySeeContactDetails, mustProveCurrentPassword, permit } from './access.js';
 import { userRowToUser } from './presenters.js';
 
 export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getUser' | 'getCurrentUser' | 'updateUser' | 'deleteUser'> = {
   async registerUser({ body }, { deps }) {
+    refuseWeakPassword(body.password, body.email);
     const row = await insertUser(deps.db, {
       email: body.email.toLowerCase(),
       password_hash: await hashPassword(body.password, deps.config.passwordHashProfile),
@@ -69,40 +72,48 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
 
   async updateUser({ path, body }, ctx) {
     const auth = caller(ctx);
-    const { db, sessions, config } = ctx.deps;
+    const { db, sessions, config, limits } = ctx.deps;
     const target = permit(mayManageAccount(auth, await findUserById(db, path.user_id)));
     const { password, current_password, email, ...profile } = body;
+    const newEmail = email === undefined || email.toLowerCase() === target.email?.toLowerCase() ? undefined : email.toLowerCase();
+    // What a stolen token alone must not be able to do: take the account over by its password or by its email (and a reset).
+    const changes = [...(password !== undefined ? ['password'] : []), ...(newEmail !== undefined ? ['email'] : [])];
 
-    if (current_password !== undefined && password === undefined) {
+    if (current_password !== undefined && password === undefined && email === undefined) {
       throw invalidFields(
-        [{ path: 'body.password', message: 'is required when current_password is given' }],
-        'current_password is only used together with password.',
+        [{ path: 'body.password', message: 'or body.email is required when current_password is given' }],
+        'current_password is only used together with password or email.',
       );
+    }
+    if (changes.length > 0 && mustProveCurrentPassword(auth, target)) {
+      if (current_password === undefined) {
+        throw invalidFields(
+          [{ path: 'body.current_password', message: `is required to change the ${changes.join(' or the ')}` }],
+          `Changing your ${changes.join(' or your ')} needs your current password.`,
+        );
+      }
+      // Guessing it here is guessing the sign-in password: counted and limited alike (server/limits.ts).
+      if (target.email) await limits.signInAttempt(target.email);
+      if (!(await verifyPassword(target.password_hash, current_password, config.passwordHashProfile))) {
+        throw new ApiError('current_password_incorrect');
+      }
+      if (target.email) await limits.signInSucceeded(target.email);
     }
     let passwordHash: string | undefined;
     if (password !== undefined) {
-      if (mustProveCurrentPassword(auth, target)) {
-        if (current_password === undefined) {
-          throw invalidFields(
-            [{ path: 'body.current_password', message: 'is required to change the password' }],
-            'Changing your password needs your current password.',
-          );
-        }
-        if (!(await verifyPassword(target.password_hash, current_password, config.passwordHashProfile))) {
-          throw new ApiError('current_password_incorrect');
-        }
-      }
+      refuseWeakPassword(password, newEmail ?? target.email ?? '');
       passwordHash = await hashPassword(password, config.passwordHashProfile);
     }
 
     const row = await updateUser(db, target.id, {
       ...profile,
-      ...(email !== undefined ? { email: email.toLowerCase() } : {}),
+      ...(newEmail !== undefined ? { email: newEmail } : {}),
       ...(passwordHash !== undefined ? { password_hash: passwordHash } : {}),
     });
     if (!row) throw new ApiError('not_found', 'No such user.');
-    // A new password ends every other session of the account: a stolen token stops working.
-    if (passwordHash !== undefined) await sessions.revokeAllForUser(target.id, target.id === auth.id ? auth.token : undefined);
+    // A new password or email ends every other session of the account: a stolen token stops working.
+    // The session making the change stays; an admin's change ends all of them.
+    if (changes.length > 0) await sessions.revokeAllForUser(target.id, target.id === auth.id ? auth.token : undefined);
     await ctx.deps.cache.bump({ user: target.id, profiles: true });
     return { status: 200, body: userRowToUser(row, auth) };
   },
@@ -127,3 +138,11 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
     return { status: 204 };
   },
 };
+
+/** 422 password_too_weak when the policy (server/passwords.ts) refuses the new password. */
+function refuseWeakPassword(password: string, email: string): void {
+  const weakness = passwordWeakness(password, { email });
+  if (weakness) {
+    throw new ApiError('password_too_weak', `Choose another password; body.password ${weakness}.`, [{ path: 'body.password', message: weakness }]);
+  }
+}

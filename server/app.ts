@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { docsAsset, docsInit, docsPage } from './docs.js';
 import { ApiError, toApiError, toProblem } from './errors.js';
 import { GRAPHQL_PATH, graphqlMiddleware, loadGraphQLSchema } from './graphql.js';
+import { docsCsp, noStoreForPrivateAnswers, securityHeaders, withGraphiqlCsp } from './headers.js';
 import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { traceRoute } from './telemetry.js';
@@ -83,6 +84,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   });
 
+  // Security headers on every answer (problems included), and no-store on private ones.
+  koa.use(securityHeaders());
+  koa.use(noStoreForPrivateAnswers());
+
   // CORS for browser front-ends on other origins, when the deployment allows them.
   const { corsOrigins } = deps.config;
   koa.use(async (ctx, next) => {
@@ -112,15 +117,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx.type = 'application/yaml';
     ctx.body = specYaml;
   });
-  infra.get('/docs', (ctx) => {
+  const docsPolicy = docsCsp();
+  infra.get('/docs', docsPolicy, (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = docsPage;
   });
-  infra.get('/docs/init.js', (ctx) => {
+  infra.get('/docs/init.js', docsPolicy, (ctx) => {
     ctx.type = 'text/javascript; charset=utf-8';
     ctx.body = docsInit;
   });
-  infra.get('/docs/:asset', async (ctx) => {
+  infra.get('/docs/:asset', docsPolicy, async (ctx) => {
     const asset = await docsAsset(ctx.params.asset ?? '');
     if (!asset) throw new ApiError('not_found', 'No such documentation file.');
     ctx.type = asset.type;
@@ -162,7 +168,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   // GraphQL reads its own body (with the same size limit), so it is routed before the JSON body parser.
   const graphql = graphqlMiddleware(await loadGraphQLSchema(spec, api.dispatch, logFunction(logger)), deps.config);
-  infra.get(GRAPHQL_PATH, graphql);
+  infra.get(GRAPHQL_PATH, withGraphiqlCsp(graphql));
   infra.post(GRAPHQL_PATH, graphql);
   koa.use(infra.routes());
 

@@ -35,7 +35,9 @@ const fields = {
     example: 'postgres://postgres@127.0.0.1:5432/staybook',
   }),
   dataDir: text('DATA_DIR', 'where the embedded database lives; `memory://` keeps nothing', '.data/pglite'),
-  seedOnFirstStart: flag('SEED_DEMO_DATA', 'seed the demo data when the embedded database is first created (never on `DATABASE_URL`)', true),
+  seedOnFirstStart: dependentFlag('SEED_DEMO_DATA',
+    'seed the demo data (accounts with the public password `demo-password`) when the embedded database is first created (never on `DATABASE_URL`)',
+    'on in development only'),
   redisUrl: optionalText('REDIS_URL', 'Redis for the session cache, rate limits and the job queue; unset runs jobs in process and counts limits per process (sessions always live in the database)', {
     example: 'redis://127.0.0.1:6379',
   }),
@@ -123,6 +125,8 @@ export const configSchema = z.object(fields).check((ctx) => {
   }
 }).transform((settings) => ({
   ...settings,
+  // Demo accounts sign in with a published password: only a developer's machine gets them unasked.
+  seedOnFirstStart: settings.seedOnFirstStart ?? settings.nodeEnv === 'development',
   validateResponses: settings.validateResponses ?? settings.nodeEnv !== 'production',
   logRequests: settings.logRequests ?? settings.nodeEnv !== 'test',
   // Test servers make many accounts and requests from one address; the limit tests turn them on.

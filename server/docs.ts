@@ -33,12 +33,14 @@ export const docsPage = `<!doctype html>
 </html>
 `;
 
-// Kept as a file of its own so the page needs no inline script (a strict CSP can forbid those).
+// Kept as a file of its own so the page needs no inline script: its CSP (server/headers.ts) allows scripts from 'self' only.
 export const docsInit = `window.ui = SwaggerUIBundle({
   url: '/openapi.json',
   dom_id: '#swagger-ui',
   deepLinking: true,
   persistAuthorization: true,
+  // No badge image from validator.swagger.io: the page loads nothing from other origins (its CSP forbids it).
+  validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   layout: 'StandaloneLayout'
 });

@@ -15,7 +15,11 @@ const log = server.logger;
 const where = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`;
 log.info(`Staybook API listening on ${server.url} (${config.nodeEnv}, database: ${where}, sessions: ${server.deps.sessions.kind})`);
 log.info(`Payments: ${config.paymentProvider} provider; jobs: ${server.deps.jobs.kind}${config.smtpUrl ? '; mail: SMTP' : `; mail outbox: ${config.mailOutboxDir}`}${telemetry ? '; traces: OTLP' : ''}`);
-if (server.seeded) log.info('Demo data seeded: sign in as host@example.com, guest@example.com or admin@example.com with "demo-password".');
+if (server.seeded) {
+  log.info('Demo data seeded: sign in as host@example.com, guest@example.com or admin@example.com with "demo-password".');
+  // Only SEED_DEMO_DATA=true gets here outside development: say loudly that an admin with a published password exists.
+  if (config.nodeEnv !== 'development') log.warn('SEED_DEMO_DATA created demo accounts with the published password "demo-password", an admin among them: for a demo, never for real users.');
+}
 log.info(`API reference: ${server.url}/docs   spec: ${server.url}/openapi.json   metrics: ${server.url}/metrics`);
 
 // SIGTERM (a deploy, `docker stop`): stop taking connections, finish the requests in

@@ -115,9 +115,9 @@ describe('registerUser', () => {
     expect(await rowsWithEmail(email)).toHaveLength(0);
   });
 
-  it('refuses a password shorter than 8 characters at body.password and creates no account', async () => {
+  it.each(['seven77', 'nine char', 'password', '12345678'])('refuses a password shorter than 10 characters (%j) at body.password and creates no account', async (password) => {
     const email = uniqueEmail('short');
-    const result = await api.registerUser({ client: server.client, body: { email, password: 'seven77', name: 'Short Password' } });
+    const result = await api.registerUser({ client: server.client, body: { email, password, name: 'Short Password' } });
 
     expectProblem(result, 400, 'validation_failed', 'body.password');
     expect(await rowsWithEmail(email)).toHaveLength(0);
@@ -392,7 +392,12 @@ describe('updateUser', () => {
     const user = await createUser(server.client);
     const newEmail = uniqueEmail('Renamed');
 
-    const { data, response } = await api.updateUser({ client: server.client, auth: user.token, path: { user_id: user.id }, body: { email: newEmail } });
+    const { data, response } = await api.updateUser({
+      client: server.client,
+      auth: user.token,
+      path: { user_id: user.id },
+      body: { email: newEmail, current_password: user.password },
+    });
 
     expect(response.status).toBe(200);
     expect(data!.email).toBe(newEmail.toLowerCase());
@@ -405,7 +410,7 @@ describe('updateUser', () => {
       client: server.client,
       auth: alice.token,
       path: { user_id: alice.id },
-      body: { email: bob.email.toUpperCase() },
+      body: { email: bob.email.toUpperCase(), current_password: alice.password },
     });
 
     expectProblem(result, 409, 'email_taken');

@@ -37,8 +37,12 @@ export const listUsers = <ThrowOnError extends boolean = false>(options?: Option
  *
  * Creates an account. `role` is `guest` (the default) or `host`; there is no
  * way to become `admin` through the API. The email must not be in use by
- * another account (compared case-insensitively). The password (8 to 128
- * characters) is stored only as an argon2id hash.
+ * another account (compared case-insensitively). The password is stored
+ * only as an argon2id hash; it must be 10 to 128 characters long (else `400
+ * validation_failed`), and neither one of the commonly used passwords the
+ * server ships (compared case-insensitively) nor the email address (else
+ * `422 password_too_weak`). There are no rules on kinds of characters: a
+ * few words make a good password.
  *
  * Registering does not sign in: call `login` next.
  *
@@ -106,10 +110,16 @@ export const getUser = <ThrowOnError extends boolean = false>(options: Options<G
  * account). Send `null` to clear `phone`, `bio` or `avatar_url`. The role
  * cannot be changed.
  *
- * Changing the password needs `current_password` as well, and a wrong one is
- * `422 current_password_incorrect`. An admin resetting another user's
- * password does not send `current_password`. A new email must not be in use
- * (`409 email_taken`).
+ * Changing the password or the email needs `current_password` as well
+ * (else `400 validation_failed`), and a wrong one is `422
+ * current_password_incorrect`: a stolen token alone cannot take the
+ * account over. An admin changing another user's password or email does
+ * not send it. A new email must not be in use (`409 email_taken`); a new
+ * password follows the rules of `registerUser` (`422 password_too_weak`).
+ *
+ * A new password or email ends every other session of the account at
+ * once; the session making the change stays signed in (when an admin
+ * makes it, every session of the user ends).
  *
  */
 export const updateUser = <ThrowOnError extends boolean = false>(options: Options<UpdateUserData, ThrowOnError>) => (options.client ?? client).patch<UpdateUserResponses, UpdateUserErrors, ThrowOnError>({

@@ -108,7 +108,7 @@ export type RegisterUserInput = {
      */
     email: string;
     /**
-     * 8 to 128 characters, no control characters.
+     * 10 to 128 characters, no control characters; not a commonly used password, not the email address.
      */
     password: string;
     /**
@@ -135,14 +135,14 @@ export type RegisterUserInput = {
 
 /**
  * Fields to change; at least one. `null` clears `phone`, `bio` or
- * `avatar_url`. `password` needs `current_password` unless an admin changes
- * another user's password. The role cannot be changed.
+ * `avatar_url`. `password` and `email` need `current_password` unless an
+ * admin changes another user's. The role cannot be changed.
  *
  */
 export type UpdateUserInput = {
     name?: string;
     /**
-     * New sign-in email; must not be in use by another account.
+     * New sign-in email; must not be in use by another account. Every other session of the account is signed out.
      */
     email?: string;
     /**
@@ -158,11 +158,11 @@ export type UpdateUserInput = {
      */
     avatar_url?: string | null;
     /**
-     * New password (8 to 128 characters). Every other session of the account is signed out; the one making the change stays signed in.
+     * New password (10 to 128 characters; not a commonly used password, not the email address). Every other session of the account is signed out; the one making the change stays signed in.
      */
     password?: string;
     /**
-     * The password in use now; required with `password` when changing one's own.
+     * The password in use now; required with `password` or `email` when changing one's own.
      */
     current_password?: string;
 };
@@ -1001,6 +1001,10 @@ export type RegisterUserErrors = {
      */
     415: Problem;
     /**
+     * The password is one of the commonly used passwords, or the email address (`password_too_weak`).
+     */
+    422: Problem;
+    /**
      * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
      * Every request counts against a budget per client address (and per
      * bearer token); signing in, registering, booking and paying have
@@ -1093,9 +1097,7 @@ export type GetCurrentUserError = GetCurrentUserErrors[keyof GetCurrentUserError
 
 export type GetCurrentUserResponses = {
     /**
-     * The user. `email` and `phone` are present only when the caller is that
-     * user or an admin.
-     *
+     * The signed-in user, with `email` and `phone`; private, so never stored by a cache.
      */
     200: User;
 };
@@ -1300,7 +1302,10 @@ export type UpdateUserErrors = {
      */
     415: Problem;
     /**
-     * The `current_password` sent with a password change is wrong (`current_password_incorrect`).
+     * The `current_password` sent with a password or email change is wrong
+     * (`current_password_incorrect`), or the new password is too easy to guess
+     * (`password_too_weak`).
+     *
      */
     422: Problem;
     /**
