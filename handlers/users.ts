@@ -56,10 +56,13 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
       if (!row) throw new ApiError('not_found', 'No such user.');
       return { body: userRowToUser(row, viewer) };
     };
-    // The user themself and admins see more than the public: their answer is built for them, never cached.
-    const answer = maySeeContactDetails(ctx.auth, { id: path.user_id })
-      ? await read(ctx.auth).then(({ body }) => ({ body, etag: etagOf(body) }))
-      : await cache.read('getUser', { user: path.user_id }, path.user_id, () => read(null));
+    // The user themself and admins see the contact details: built for them, never cached, and no-store
+    // like every other private answer (no shared cache or browser keeps them).
+    if (maySeeContactDetails(ctx.auth, { id: path.user_id })) {
+      const { body } = await read(ctx.auth);
+      return { status: 200, body, headers: { ETag: etagOf(body), 'Cache-Control': 'no-store', Vary: 'Authorization' } };
+    }
+    const answer = await cache.read('getUser', { user: path.user_id }, path.user_id, () => read(null));
     return cachedReply(answer, ctx.auth, config.cacheMaxAgeSeconds);
   },
 
