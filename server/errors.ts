@@ -94,15 +94,28 @@ export function toApiError(err: unknown): { error: ApiError; unexpected: boolean
   return { error: new ApiError('internal_error', 'Something went wrong on our side. Quote the request id when reporting it.'), unexpected: true };
 }
 
+/**
+ * The spec's `maxItems` of a problem's `errors` (Problem.errors). A request can be wrong in
+ * more places than that (an array of 150 bad items): the first ones are listed, and `detail`
+ * says how many were found, so the document stays within its contract and its size.
+ */
+export const MAX_PROBLEM_ERRORS = 100;
+
 /** The one way an ApiError becomes a problem document, for REST (server/app.ts) and GraphQL (server/graphql.ts) alike. */
 export function toProblem(error: ApiError, requestId: string | undefined): Problem {
+  const errors = error.errors ?? [];
+  const shown = errors.slice(0, MAX_PROBLEM_ERRORS);
+  const detail =
+    errors.length > shown.length
+      ? `${error.message.slice(0, 1800)} ${errors.length} problems were found; the first ${shown.length} are listed.`
+      : error.message;
   return {
     type: `/problems/${error.code}`,
     title: problemCodes[error.code].title,
     status: error.status,
-    detail: error.message,
+    detail,
     code: error.code,
-    ...(error.errors && error.errors.length > 0 ? { errors: error.errors } : {}),
+    ...(shown.length > 0 ? { errors: shown } : {}),
     ...(requestId ? { request_id: requestId } : {}),
   };
 }
