@@ -106,7 +106,7 @@ export const propertyHandlers: ResourceHandlers<
     if (problems.length > 0) throw invalidFields(problems);
 
     const limit = query.limit ?? 20;
-    const after = decodeCursor(query.cursor, [sort === 'newest' ? 'timestamp' : 'number', 'uuid']);
+    const after = decodeCursor(query.cursor, [sort === 'newest' ? 'timestamp' : sort === 'price_asc' || sort === 'price_desc' ? 'integer' : 'number', 'uuid']);
     const rows = await searchProperties(ctx.deps.db, {
       city: query.city,
       country: query.country,

@@ -10,6 +10,7 @@ import { OpenAPIBackend, type Context, type Document, type Operation } from 'ope
 import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { authenticate, type AuthUser } from './auth.js';
+import { isApiDate } from './dates.js';
 import { ApiError, invalidFields, type FieldError } from './errors.js';
 import type { Deps, Handlers, OperationInput } from './operations.js';
 
@@ -91,6 +92,8 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
     ajvOpts: { allErrors: true, useDefaults: true, strict: false },
     customizeAjv: (ajv) => {
       addFormats.default(ajv, { mode: 'full', formats: ['date', 'date-time', 'email', 'uri', 'uuid', 'uri-reference'] });
+      // A date is also within the years the API takes (server/dates.ts), for every date field at once.
+      ajv.addFormat('date', { type: 'string', validate: isApiDate });
       return ajv;
     },
   });
