@@ -179,9 +179,10 @@ export async function createApp(options: AppOptions): Promise<App> {
       throw new ApiError('unsupported_media_type', 'Send the body as application/json.');
     }
     // Bodies are small JSON documents, and the webhook's signature covers the bytes as sent: compressed
-    // request bodies buy nothing and would add decompression bombs, so only `identity` is taken.
+    // request bodies buy nothing and would add decompression bombs, so only `identity` is taken. Also
+    // on an empty body, which the body parser would otherwise still try to inflate.
     const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
-    if (ctx.state.hasBody && encoding !== '' && encoding !== 'identity') {
+    if (encoding !== '' && encoding !== 'identity') {
       throw new ApiError('unsupported_media_type', `Send the body uncompressed (without Content-Encoding); "${ctx.get('Content-Encoding').slice(0, 40)}" is not accepted.`);
     }
     await next();
