@@ -113,9 +113,47 @@ export function toProblem(error: ApiError, requestId: string | undefined): Probl
     type: `/problems/${error.code}`,
     title: problemCodes[error.code].title,
     status: error.status,
-    detail,
+    detail: printable(detail).slice(0, 2000),
     code: error.code,
-    ...(shown.length > 0 ? { errors: shown } : {}),
+    ...(shown.length > 0 ? { errors: shown.map((field) => ({ path: fieldPath(field.path), message: printable(field.message).slice(0, 500) })) } : {}),
     ...(requestId ? { request_id: requestId } : {}),
   };
+}
+
+/** Control characters (bar tab and line breaks) have no place in a problem's text: a detail may quote what the client sent. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/g, '\uFFFD');
+}
+
+/**
+ * A field's path as the spec's ProblemFieldError.path allows it (no whitespace, at most
+ * 300 characters): an unknown field may be named anything a client chose, spaces and
+ * 5,000 characters included, and its path must still fit the document that reports it.
+ */
+function fieldPath(path: string): string {
+  const safe = path.replace(/[\s\x00-\x1F\x7F]/gu, (c) => encodeURIComponent(c));
+  return safe.length > 300 ? `${safe.slice(0, 299)}…` : safe;
+}
+
+const clientErrors: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'headers_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+};
+
+/**
+ * The raw HTTP answer to a request Node's parser refused before Koa saw it (headers over
+ * 16 KiB, a malformed request line, a client too slow to send its headers): a problem
+ * document like every other refusal, rather than Node's empty default.
+ */
+export function clientErrorResponse(err: { code?: string }): string {
+  const error = new ApiError(clientErrors[err.code ?? ''] ?? 'malformed_request');
+  const body = JSON.stringify(toProblem(error, undefined));
+  return [
+    `HTTP/1.1 ${error.status} ${problemCodes[error.code].title}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }
