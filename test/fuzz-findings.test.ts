@@ -81,6 +81,16 @@ describe('Content-Encoding on a request body', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('refuses Content-Encoding: br on an empty body with 415 too (the body parser tried to inflate it: a 500)', async () => {
+    const result = await call(`/properties/${propertyId}/availability`, {
+      method: 'PATCH',
+      token: guest.token,
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'br', 'Content-Length': '0' },
+      body: '',
+    });
+    expectRefusal(result, 415, 'unsupported_media_type');
+  });
+
   it('still takes Content-Encoding: identity', async () => {
     const result = await call('/auth/login', {
       method: 'POST',
@@ -155,6 +165,24 @@ describe('problem errors', () => {
     expectRefusal(result, 400, 'validation_failed');
     expect(result.body?.errors).toHaveLength(MAX_PROBLEM_ERRORS);
     expect(result.body?.detail).toMatch(/151 problems were found; the first 100 are listed/);
+  });
+});
+
+describe('what a client may name', () => {
+  it('reports an unknown field with a 5,000-character name or a space in it within the Problem schema', async () => {
+    for (const name of ['x'.repeat(5000), 'two words', 'tab\there']) {
+      const result = await call('/auth/login', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ email: guest.email, password: guest.password, [name]: 1 }),
+      });
+      expectRefusal(result, 400, 'validation_failed');
+    }
+  });
+
+  it('answers headers over 16 KiB (a huge query string) with 431 headers_too_large as a problem document', async () => {
+    const result = await call(`/properties?city=${'a'.repeat(20_000)}`);
+    expectRefusal(result, 431, 'headers_too_large');
   });
 });
 
