@@ -226,5 +226,7 @@ function allowedMethods(operations: Operation[], path: string): string {
   const methods = operations
     .filter((operation) => new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
     .map((operation) => operation.method.toUpperCase());
+  // server/app.ts serves HEAD wherever GET is.
+  if (methods.includes('GET')) methods.push('HEAD');
   return [...new Set(methods)].sort().join(', ');
 }

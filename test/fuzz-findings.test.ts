@@ -200,4 +200,10 @@ describe('HEAD', () => {
     const anonymous = await call('/users/me', { method: 'HEAD' });
     expect([anonymous.status, anonymous.text]).toEqual([401, '']);
   });
+
+  it('is listed in Allow beside GET', async () => {
+    const refused = await call(`/properties/${propertyId}`, { method: 'PUT', token: guest.token });
+    expect(refused.status).toBe(405);
+    expect(refused.headers.get('allow')).toBe('DELETE, GET, HEAD, PATCH');
+  });
 });
