@@ -4,6 +4,9 @@
 export const problemCodes = {
   validation_failed: { status: 400, title: "The request is not valid" },
   malformed_json: { status: 400, title: "The request body is not valid JSON" },
+  malformed_request: { status: 400, title: "The request is not valid HTTP" },
+  request_timeout: { status: 408, title: "The request took too long to arrive" },
+  headers_too_large: { status: 431, title: "Request headers too large" },
   unauthenticated: { status: 401, title: "Authentication required" },
   invalid_credentials: { status: 401, title: "Wrong email or password" },
   card_declined: { status: 402, title: "The card was declined" },

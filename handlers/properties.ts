@@ -121,7 +121,7 @@ export const propertyHandlers: ResourceHandlers<
     if (problems.length > 0) throw invalidFields(problems);
 
     const limit = query.limit ?? 20;
-    const after = decodeCursor(query.cursor, [sort === 'newest' ? 'timestamp' : 'number', 'uuid']);
+    const after = decodeCursor(query.cursor, [sort === 'newest' ? 'timestamp' : sort === 'price_asc' || sort === 'price_desc' ? 'integer' : 'number', 'uuid']);
     // Free-dates searches also move with every booking; the others only with listings and ratings.
     const scope = stay ? { search: true as const, stays: true as const } : { search: true as const };
     const answer = await ctx.deps.cache.read('listProperties', scope, { ...query, sort, limit }, async () => {

@@ -10,6 +10,7 @@ import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { authenticate, type AuthUser } from './auth.js';
 import { etagOf } from './cache.js';
+import { isApiDate } from './dates.js';
 import { ApiError, invalidFields, type FieldError } from './errors.js';
 import type { Deps, Handlers, OperationInput } from './operations.js';
 
@@ -91,6 +92,8 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
     ajvOpts: { allErrors: true, useDefaults: true, strict: false },
     customizeAjv: (ajv) => {
       addFormats.default(ajv, { mode: 'full', formats: ['date', 'date-time', 'email', 'uri', 'uuid', 'uri-reference'] });
+      // A date is also within the years the API takes (server/dates.ts), for every date field at once.
+      ajv.addFormat('date', { type: 'string', validate: isApiDate });
       return ajv;
     },
   });
@@ -224,5 +227,7 @@ function allowedMethods(operations: Operation[], path: string): string {
   const methods = operations
     .filter((operation) => new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
     .map((operation) => operation.method.toUpperCase());
+  // server/app.ts serves HEAD wherever GET is.
+  if (methods.includes('GET')) methods.push('HEAD');
   return [...new Set(methods)].sort().join(', ');
 }

@@ -15,7 +15,7 @@ import { pingDatabase, type PoolUsage } from '../db/index.js';
 import { createApi, type Api } from './api.js';
 import type { Config } from './config.js';
 import { docsAsset, docsInit, docsPage } from './docs.js';
-import { ApiError, toApiError, toProblem } from './errors.js';
+import { ApiError, invalidFields, toApiError, toProblem } from './errors.js';
 import { GRAPHQL_PATH, graphqlMiddleware, loadGraphQLSchema } from './graphql.js';
 import { docsCsp, noStoreForPrivateAnswers, securityHeaders, withGraphiqlCsp } from './headers.js';
 import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
@@ -97,7 +97,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx.vary('Origin');
     ctx.set('Access-Control-Expose-Headers', 'ETag, Idempotent-Replayed, Location, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id');
     if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
-    ctx.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE');
+    ctx.set('Access-Control-Allow-Methods', 'GET, HEAD, POST, PATCH, DELETE');
     ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Request-Id');
     ctx.set('Access-Control-Max-Age', '600');
     ctx.status = 204;
@@ -105,6 +105,16 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   // Every request counts against the rate limits before any route (GraphQL's in-process REST calls never pass here).
   koa.use(deps.limits.middleware);
+  // A path whose %-escapes do not decode (`/properties/%`, a cut UTF-8 sequence) names no resource a client
+  // could mean: refuse it here, once, before any router decodes it (openapi-backend throws URIError on it).
+  koa.use(async (ctx, next) => {
+    try {
+      decodeURIComponent(ctx.path);
+    } catch {
+      throw invalidFields([{ path: 'path', message: 'contains a malformed percent-escape' }], 'The path is not valid percent-encoded UTF-8.');
+    }
+    await next();
+  });
 
   const infra = new Router();
   const specJson = JSON.stringify(spec);
@@ -178,6 +188,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (ctx.state.hasBody && !ctx.request.is('application/json', '+json')) {
       throw new ApiError('unsupported_media_type', 'Send the body as application/json.');
     }
+    // Bodies are small JSON documents, and the webhook's signature covers the bytes as sent: compressed
+    // request bodies buy nothing and would add decompression bombs, so only `identity` is taken. Also
+    // on an empty body, which the body parser would otherwise still try to inflate.
+    const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      throw new ApiError('unsupported_media_type', `Send the body uncompressed (without Content-Encoding); "${ctx.get('Content-Encoding').slice(0, 40)}" is not accepted.`);
+    }
     await next();
   });
   koa.use(bodyParser({ enableTypes: ['json'], jsonLimit: deps.config.bodyLimitBytes, encoding: 'utf-8' }));
@@ -185,7 +202,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   koa.use(async (ctx) => {
     const result = await api.dispatch(
       {
-        method: ctx.method,
+        // The spec declares no HEAD operations: HEAD is GET without the body (Koa drops it, keeping the headers).
+        method: ctx.method === 'HEAD' ? 'GET' : ctx.method,
         path: ctx.path,
         query: ctx.query as Record<string, string | string[]>,
         headers: ctx.headers as Record<string, string | string[]>,

@@ -94,15 +94,66 @@ export function toApiError(err: unknown): { error: ApiError; unexpected: boolean
   return { error: new ApiError('internal_error', 'Something went wrong on our side. Quote the request id when reporting it.'), unexpected: true };
 }
 
+/**
+ * The spec's `maxItems` of a problem's `errors` (Problem.errors). A request can be wrong in
+ * more places than that (an array of 150 bad items): the first ones are listed, and `detail`
+ * says how many were found, so the document stays within its contract and its size.
+ */
+export const MAX_PROBLEM_ERRORS = 100;
+
 /** The one way an ApiError becomes a problem document, for REST (server/app.ts) and GraphQL (server/graphql.ts) alike. */
 export function toProblem(error: ApiError, requestId: string | undefined): Problem {
+  const errors = error.errors ?? [];
+  const shown = errors.slice(0, MAX_PROBLEM_ERRORS);
+  const detail =
+    errors.length > shown.length
+      ? `${error.message.slice(0, 1800)} ${errors.length} problems were found; the first ${shown.length} are listed.`
+      : error.message;
   return {
     type: `/problems/${error.code}`,
     title: problemCodes[error.code].title,
     status: error.status,
-    detail: error.message,
+    detail: printable(detail).slice(0, 2000),
     code: error.code,
-    ...(error.errors && error.errors.length > 0 ? { errors: error.errors } : {}),
+    ...(shown.length > 0 ? { errors: shown.map((field) => ({ path: fieldPath(field.path), message: printable(field.message).slice(0, 500) })) } : {}),
     ...(requestId ? { request_id: requestId } : {}),
   };
+}
+
+/** Control characters (bar tab and line breaks) have no place in a problem's text: a detail may quote what the client sent. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/g, '\uFFFD');
+}
+
+/**
+ * A field's path as the spec's ProblemFieldError.path allows it (no whitespace, at most
+ * 300 characters): an unknown field may be named anything a client chose, spaces and
+ * 5,000 characters included, and its path must still fit the document that reports it.
+ */
+function fieldPath(path: string): string {
+  const safe = path.replace(/[\s\x00-\x1F\x7F]/gu, (c) => encodeURIComponent(c));
+  return safe.length > 300 ? `${safe.slice(0, 299)}…` : safe;
+}
+
+const clientErrors: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'headers_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+};
+
+/**
+ * The raw HTTP answer to a request Node's parser refused before Koa saw it (headers over
+ * 16 KiB, a malformed request line, a client too slow to send its headers): a problem
+ * document like every other refusal, rather than Node's empty default.
+ */
+export function clientErrorResponse(err: { code?: string }): string {
+  const error = new ApiError(clientErrors[err.code ?? ''] ?? 'malformed_request');
+  const body = JSON.stringify(toProblem(error, undefined));
+  return [
+    `HTTP/1.1 ${error.status} ${problemCodes[error.code].title}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }

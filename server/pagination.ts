@@ -3,26 +3,52 @@
  * page, as base64url JSON. A cursor that does not decode to the expected shape is a
  * client error (400), never a 500.
  */
+import { isCalendarDate, MAX_YEAR, MIN_YEAR } from './dates.js';
 import { invalidFields } from './errors.js';
 
 export type CursorValue = string | number;
 
 /**
- * What each position of a cursor must hold. `timestamp` and `uuid` are strings the
- * database compares as such, so a forged cursor with anything else in them is a
- * client error here rather than a failed query (a 500) later.
+ * What each position of a cursor must hold, as the column it is compared with in SQL
+ * takes it: a forged cursor is a client error here rather than a failed query (a 500)
+ * later. `integer` is a PostgreSQL `integer` column (a price in minor units: `1.5` or
+ * `1e20` would not cast), `number` a `float8` expression (a rating, a distance),
+ * `timestamp` a `timestamptz` (a real calendar date and time, within the years the
+ * API's dates allow), `uuid` a `uuid`.
  */
-export type CursorField = 'number' | 'timestamp' | 'uuid';
+export type CursorField = 'integer' | 'number' | 'timestamp' | 'uuid';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(Z|[+-](\d{2}):(\d{2}))$/;
+const INT4_MAX = 2_147_483_647;
+
+/** A timestamp PostgreSQL reads as written: JavaScript's Date.parse rolls 2027-02-30 over to March, PostgreSQL refuses it. */
+function isTimestamp(value: string): boolean {
+  const match = TIMESTAMP.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const offsetHours = match[9] === undefined ? 0 : Number(match[9]);
+  const offsetMinutes = match[10] === undefined ? 0 : Number(match[10]);
+  return (
+    isCalendarDate(year, month, day) &&
+    year >= MIN_YEAR &&
+    year <= MAX_YEAR &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60 &&
+    offsetHours < 16 &&
+    offsetMinutes < 60
+  );
+}
 
 function holds(value: unknown, field: CursorField | undefined): boolean {
   switch (field) {
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= INT4_MAX;
     case 'number':
       return typeof value === 'number' && Number.isFinite(value);
     case 'timestamp':
-      return typeof value === 'string' && TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value));
+      return typeof value === 'string' && isTimestamp(value);
     case 'uuid':
       return typeof value === 'string' && UUID.test(value);
     default:

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createHttpTerminator } from 'http-terminator';
 import { parse } from 'yaml';
 import type { Document } from 'openapi-backend';
@@ -18,6 +19,7 @@ import { handlers } from '../handlers/index.js';
 import { createApp } from './app.js';
 import { every, startBackground } from './background.js';
 import type { Config } from './config.js';
+import { clientErrorResponse } from './errors.js';
 import { createLimits, limitOperations } from './limits.js';
 import { createLogger, logFunction, type LogFn, type Logger } from './log.js';
 import type { Deps } from './operations.js';
@@ -92,6 +94,11 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       await deleteExpiredIdempotencyKeys(database.db);
     }, writeLog);
     const httpServer = koa.listen(config.port, config.host);
+    // What Node's HTTP parser refuses (oversized headers, a malformed request) is answered with a problem document too.
+    httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      socket.end(clientErrorResponse(err));
+    });
     await new Promise<void>((resolve, reject) => {
       httpServer.once('listening', resolve);
       httpServer.once('error', reject);

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
-import { ApiError, toApiError, toProblem } from '../server/errors.js';
+import { ApiError, clientErrorResponse, MAX_PROBLEM_ERRORS, toApiError, toProblem } from '../server/errors.js';
 import { uniqueEmail } from './support/factories.js';
 import type { TestServer } from './support/server.js';
 import { useTestApp } from './support/app.js';
@@ -42,6 +42,39 @@ describe('toApiError', () => {
   it('keeps an ApiError as it is', () => {
     const original = new ApiError('forbidden', 'Not yours.');
     expect(toApiError(original).error).toBe(original);
+  });
+});
+
+describe('toProblem', () => {
+  it(`lists at most ${MAX_PROBLEM_ERRORS} field errors and says in detail how many there were`, () => {
+    const errors = Array.from({ length: 151 }, (_, i) => ({ path: `body.photos.${i}`, message: 'must be a URL' }));
+    const problem = toProblem(new ApiError('validation_failed', '151 fields are invalid; see errors.', errors), undefined);
+    expect(problem.errors).toHaveLength(MAX_PROBLEM_ERRORS);
+    expect(problem.errors?.[0]).toEqual(errors[0]);
+    expect(problem.detail).toBe('151 fields are invalid; see errors. 151 problems were found; the first 100 are listed.');
+  });
+
+  it('keeps a field path a client chose within the schema: no whitespace, at most 300 characters', () => {
+    const problem = toProblem(new ApiError('validation_failed', undefined, [{ path: `body.a b\u0000${'x'.repeat(400)}`, message: 'is not a known field' }]), undefined);
+    const path = problem.errors?.[0]?.path ?? '';
+    expect(path).toMatch(/^body\.a%20b%00x+…$/);
+    expect(path.length).toBe(300);
+  });
+
+  it('replaces control characters in detail', () => {
+    expect(toProblem(new ApiError('not_found', 'No \u0000such\u001b thing.'), undefined).detail).toBe('No \uFFFDsuch\uFFFD thing.');
+  });
+});
+
+describe('clientErrorResponse', () => {
+  it("answers Node's parser refusals with a problem document: 431 for headers too large, 400 otherwise", () => {
+    for (const [code, status, problemCode] of [['HPE_HEADER_OVERFLOW', 431, 'headers_too_large'], ['HPE_INVALID_METHOD', 400, 'malformed_request'], ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'request_timeout']] as const) {
+      const [head, body] = clientErrorResponse({ code }).split('\r\n\r\n') as [string, string];
+      expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      expect(head).toContain('Content-Type: application/problem+json');
+      expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}`);
+      expect(JSON.parse(body)).toMatchObject({ status, code: problemCode, type: `/problems/${problemCode}` });
+    }
   });
 });
 

@@ -33,7 +33,10 @@ export type Problem = {
      */
     code: string;
     /**
-     * One entry per invalid field (mostly with `validation_failed`).
+     * One entry per invalid field (mostly with `validation_failed`), at
+     * most 100: when more were found, the first 100 are listed and
+     * `detail` says how many there were.
+     *
      */
     errors?: Array<ProblemFieldError>;
     /**
