@@ -95,7 +95,7 @@ async function ownChaos(): Promise<boolean> {
   try {
     console.log('Starting a PostgreSQL, a Redis and two server processes of our own...');
     [postgres, redis] = await Promise.all([startOwnPostgres(), startOwnRedis()]);
-    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outboxDir, NODE_ENV: 'production', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', LOG_REQUESTS: 'false' };
+    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outboxDir, NODE_ENV: 'production', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', STRIPE_WEBHOOK_SECRET: 'whsec_chaos_run', LOG_REQUESTS: 'false' };
     servers.push(await startServerProcess(env));
     servers.push(await startServerProcess(env));
     console.log(`   PostgreSQL :${postgres.port}, Redis :${redis.port}, servers ${servers.map((s) => s.url).join(' and ')}`);

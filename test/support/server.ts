@@ -62,6 +62,9 @@ export async function testEnvironment(options: { redis?: boolean } = {}): Promis
         mailOutboxDir: outboxDir,
         // Retries of failed jobs after 50 ms, 100 ms, ... so that tests see them through.
         jobBackoffMs: 50,
+        // Many tests hold dozens of stays with one guest; the hold limits have tests of their own (holds-*.test.ts), which set them.
+        maxPendingHolds: 1_000_000,
+        maxHoldsPerStay: 1_000_000,
         ...overrides,
       };
       // Unexpected errors (500s, responses off the contract) are printed; access logs are not.
