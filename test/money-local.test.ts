@@ -59,6 +59,10 @@ describe('forged webhooks on the local provider (finding 2)', () => {
     expect(await bookingRow(booking.id)).toMatchObject({ status: 'pending', confirmed_at: null });
     expect(await paymentsOf(booking.id)).toMatchObject([{ id: paymentId, amount: 1, settlement_issue: 'amount_mismatch' }]);
     expect(await refundsOf(booking.id)).toMatchObject([{ payment_id: paymentId, reason: 'amount_mismatch', amount: 1 }]);
+    // The booking is not paid, and not payable twice: the guest books again.
+    const again = await createPaymentAs(server.client, booking.guest, booking.id);
+    expect(again.response.status).toBe(409);
+    expect(again.error).toMatchObject({ code: 'payment_in_progress', detail: expect.stringContaining('amount_mismatch') });
   });
 
   it('a signed success for a payment we saw declined confirms nothing: the payment stays failed, flagged succeeded_after_failure', async () => {
