@@ -14,6 +14,7 @@ import { loadConfig } from '../server/config.js';
 import { LOCAL_WEBHOOK_SECRET } from '../server/payments/local.js';
 import { createBooking, createProperty, fromToday, payStay } from './support/factories.js';
 import { createPaymentAs } from './support/payments.js';
+import { inconsistencies } from './support/consistency.js';
 import { eventually } from './support/server.js';
 import { useTestApp } from './support/app.js';
 
@@ -63,6 +64,11 @@ describe('forged webhooks on the local provider (finding 2)', () => {
     const again = await createPaymentAs(server.client, booking.guest, booking.id);
     expect(again.response.status).toBe(409);
     expect(again.error).toMatchObject({ code: 'payment_in_progress', detail: expect.stringContaining('amount_mismatch') });
+    // Cancelling it sends nothing more back: the mismatch refund is the whole answer.
+    const cancelled = await api.cancelBooking({ client: server.client, auth: booking.guest.token, path: { booking_id: booking.id } });
+    expect(cancelled.data).toMatchObject({ status: 'cancelled', refund: null });
+    await eventually(async () => expect(await refundsOf(booking.id)).toMatchObject([{ reason: 'amount_mismatch', amount: 1, status: 'succeeded' }]));
+    expect(await inconsistencies(db(), server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 
   it('a signed success for a payment we saw declined confirms nothing: the payment stays failed, flagged succeeded_after_failure', async () => {

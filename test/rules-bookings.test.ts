@@ -159,6 +159,7 @@ describe('the cancellation-refund policy', () => {
     ['a declined payment', { ...paid, status: 'failed' as const }, 'host_or_admin', { kind: 'none' }],
     ['a paid stay the policy returns nothing of', paid, 'guest', { kind: 'nothing_due' }],
     ['a paid stay cancelled by the host', paid, 'host_or_admin', { kind: 'send', amount: 45_100 }],
+    ['a charge that did not match the booking (refunded on its own)', { ...paid, settlement_issue: 'amount_mismatch' as const }, 'host_or_admin', { kind: 'none' }],
     ['a paid stay of which 40 000 went back already: capped at what is left', { ...paid, status: 'partially_refunded' as const, refunded_amount: 40_000 }, 'host_or_admin', { kind: 'send', amount: 5_100 }],
   ] as const)('%s', (_what, payment, party, expected) => {
     // strict, 3 days before check-in: a guest gets nothing back.

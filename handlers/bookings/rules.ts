@@ -129,7 +129,8 @@ export function refundFor(
 
 /**
  * What a cancellation sends back:
- * - `none`: nothing was paid (no payment, or one still in flight or declined); the booking shows `refund: null`;
+ * - `none`: nothing was paid (no payment, or one still in flight, declined, or not matching the booking and
+ *   refunded on its own); the booking shows `refund: null`;
  * - `nothing_due`: paid, but the policy returns nothing; a refund of 0, done at once;
  * - `send`: the amount to refund, never more than what is left of the payment.
  */
@@ -141,10 +142,12 @@ export function cancellationRefund(input: {
   cancelledBy: CancellingParty;
   today: string;
   /** The booking's live payment (db/payments.ts findLivePayment), if any. */
-  payment: Pick<PaymentRow, 'status' | 'amount' | 'refunded_amount'> | undefined;
+  payment: (Pick<PaymentRow, 'status' | 'amount' | 'refunded_amount'> & Partial<Pick<PaymentRow, 'settlement_issue'>>) | undefined;
 }): CancellationRefund {
   const { payment } = input;
   if (!payment || payment.status === 'pending' || payment.status === 'failed') return { kind: 'none' };
+  // A charge that did not match the booking never paid for it: its money goes back by its own refund (settle.ts).
+  if (payment.settlement_issue) return { kind: 'none' };
   const amount = refundFor(input.booking, input.policy, input.cancelledBy, input.today);
   if (amount === 0) return { kind: 'nothing_due' };
   return { kind: 'send', amount: Math.min(amount, payment.amount - payment.refunded_amount) };
