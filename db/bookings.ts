@@ -282,3 +282,47 @@ export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; c
     .executeTakeFirst();
   return { expired: Number(expired.numUpdatedRows), completed: Number(completed.numUpdatedRows) };
 }
+
+/**
+ * The guest's user row, locked (NO KEY UPDATE, so bookings referencing it can
+ * still be inserted) until the transaction ends: createBooking takes it first,
+ * so one guest's concurrent holds are counted and added one at a time.
+ */
+export async function lockGuest(trx: Tx, guestId: string): Promise<void> {
+  await trx.selectFrom('users').select('id').where('id', '=', guestId).forNoKeyUpdate().executeTakeFirst();
+}
+
+/** How many unpaid holds of a guest still hold their dates (pending, not lapsed). */
+export async function countLiveHolds(db: Db | Tx, guestId: string): Promise<number> {
+  const row = await db
+    .selectFrom('bookings')
+    .select(sql<number>`count(*)::int`.as('count'))
+    .where('guest_id', '=', guestId)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', sql<Date>`now()`)
+    .executeTakeFirstOrThrow();
+  return row.count;
+}
+
+/**
+ * How many holds a guest made, within the last `windowSeconds`, of dates of a
+ * listing overlapping [checkIn, checkOut) that were never paid (cancelled,
+ * lapsed or still pending): the first hold of a stay and its re-holds.
+ */
+export async function countUnpaidHoldsOfStay(
+  db: Db | Tx,
+  stay: { guestId: string; propertyId: string; checkIn: string; checkOut: string },
+  windowSeconds: number,
+): Promise<number> {
+  const row = await db
+    .selectFrom('bookings')
+    .select(sql<number>`count(*)::int`.as('count'))
+    .where('guest_id', '=', stay.guestId)
+    .where('property_id', '=', stay.propertyId)
+    .where('confirmed_at', 'is', null)
+    .where('status', 'in', ['pending', 'expired', 'cancelled'])
+    .where('created_at', '>', sql<Date>`now() - ${windowSeconds} * interval '1 second'`)
+    .where(overlaps(stay.checkIn, stay.checkOut))
+    .executeTakeFirstOrThrow();
+  return row.count;
+}

@@ -15,6 +15,9 @@ export type PaymentRow = Selectable<Payments>;
 export type RefundRow = Selectable<Refunds>;
 
 /** Statuses of a payment that holds its booking: in flight, or money taken. */
+/** Why a reported success did not confirm its booking: the values payments_settlement_issue_check allows. */
+export type SettlementIssue = 'amount_mismatch' | 'currency_mismatch' | 'succeeded_after_failure';
+
 const LIVE: PaymentStatus[] = ['pending', 'succeeded', 'refunded', 'partially_refunded'];
 const now = sql<Date>`date_trunc('milliseconds', now())`;
 
@@ -51,14 +54,23 @@ export async function findLivePayment(db: Db | Tx, bookingId: string, exceptId?:
 }
 
 /** pending (or failed, should the provider report a success after all) -> succeeded. */
-export async function markPaymentSucceeded(trx: Tx, id: string, reference: string): Promise<PaymentRow | undefined> {
+/**
+ * pending -> succeeded: the provider took the money. `issue`: why it does not
+ * confirm the booking (a mismatch; settle.ts refunds it), recorded with it.
+ */
+export async function markPaymentSucceeded(trx: Tx, id: string, reference: string, issue: SettlementIssue | null = null): Promise<PaymentRow | undefined> {
   return trx
     .updateTable('payments')
-    .set({ status: 'succeeded', provider_reference: reference, succeeded_at: now, failure_code: null, failure_message: null })
+    .set({ status: 'succeeded', provider_reference: reference, succeeded_at: now, failure_code: null, failure_message: null, settlement_issue: issue })
     .where('id', '=', id)
-    .where('status', 'in', ['pending', 'failed'])
+    .where('status', '=', 'pending')
     .returningAll()
     .executeTakeFirst();
+}
+
+/** Records on a payment why a success reported for it confirmed nothing, its status unchanged. */
+export async function recordSettlementIssue(trx: Tx, id: string, issue: SettlementIssue): Promise<void> {
+  await trx.updateTable('payments').set({ settlement_issue: issue }).where('id', '=', id).execute();
 }
 
 /** pending -> failed; a payment that already succeeded is never failed by a late report. */

@@ -107,6 +107,7 @@ export interface Payments {
   provider_reference: string | null;
   refunded_amount: Generated<number>;
   refunded_at: Timestamp | null;
+  settlement_issue: "amount_mismatch" | "currency_mismatch" | "succeeded_after_failure" | null;
   status: Generated<PaymentStatus>;
   succeeded_at: Timestamp | null;
   updated_at: Generated<Timestamp>;
@@ -150,7 +151,7 @@ export interface Refunds {
   next_attempt_at: Generated<Timestamp>;
   payment_id: string;
   provider_reference: string | null;
-  reason: "cancellation" | "booking_unavailable";
+  reason: "cancellation" | "booking_unavailable" | "amount_mismatch";
   status: Generated<"pending" | "succeeded" | "failed">;
   succeeded_at: Timestamp | null;
   updated_at: Generated<Timestamp>;

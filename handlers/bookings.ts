@@ -10,18 +10,22 @@
  * listing's rules for a stay and the refund policy in ./bookings/rules.ts.
  */
 import {
+  countLiveHolds,
+  countUnpaidHoldsOfStay,
   expireLapsedHolds,
   findBlockedNights,
   findBookingById,
   insertPendingBooking,
   listBookings,
   lockBooking,
+  lockGuest,
   lockListing,
   updateBookingRow,
 } from '../db/bookings.js';
 import type { Tx } from '../db/index.js';
 import { findLivePayment } from '../db/payments.js';
 import type { PropertyRow } from '../db/properties.js';
+import type { Config } from '../server/config.js';
 import { daysBetween, utcToday } from '../server/dates.js';
 import { ApiError, invalidFields } from '../server/errors.js';
 import { inIdempotentTransaction } from '../server/idempotency.js';
@@ -29,7 +33,7 @@ import { caller, startJobs, type ResourceHandlers } from '../server/operations.j
 import { notifyCancelled, recordCancellationRefund } from '../server/payments/settle.js';
 import { decodeCursor, page } from '../server/pagination.js';
 import { bookingsVisibleTo, cancellingParty, mayCancelBooking, mayChangeBooking, mayViewBooking, permit } from './access.js';
-import { cancellationRefund, priceStay, stayRuleViolations, type Stay } from './bookings/rules.js';
+import { beyondHorizon, cancellationRefund, priceStay, stayRuleViolations, type Stay } from './bookings/rules.js';
 import { bookingRowToBooking } from './presenters.js';
 
 /** check_out after check_in: a malformed request (400), not a rule of the listing. */
@@ -64,6 +68,47 @@ async function priceCheckedStay(trx: Tx, listing: PropertyRow, stay: Stay, guest
   return priceStay(listing, daysBetween(stay.check_in, stay.check_out), serviceFeeBasisPoints);
 }
 
+/** The booking horizon (422 beyond_booking_horizon): how far ahead a stay may end. */
+function assertWithinHorizon(stay: Pick<Stay, 'check_out'>, months: number): void {
+  const end = beyondHorizon(stay, utcToday(), months);
+  if (end) {
+    throw new ApiError('beyond_booking_horizon', `Stays can be booked to end up to ${months} months ahead, by ${end}.`, [
+      { path: 'body.check_out', message: `must be on or before ${end}` },
+    ]);
+  }
+}
+
+/**
+ * The limits on one guest's unpaid holds, checked under the guest's row lock so
+ * that concurrent requests of one guest are counted one after another: at most
+ * `maxPendingHolds` at once (409 too_many_holds), and at most `maxHoldsPerStay`
+ * holds of overlapping dates of one listing within the renewal window, so that
+ * cancelling or letting a hold lapse and holding again cannot keep a calendar
+ * closed without paying (409 hold_renewal_limit).
+ */
+async function assertHoldLimits(trx: Tx, guestId: string, stay: Stay & { property_id: string }, config: Config): Promise<void> {
+  await lockGuest(trx, guestId);
+  const live = await countLiveHolds(trx, guestId);
+  if (live >= config.maxPendingHolds) {
+    throw new ApiError(
+      'too_many_holds',
+      `You already hold ${live} unpaid bookings, the most one guest may hold at once; pay for or cancel one of them first.`,
+    );
+  }
+  const earlier = await countUnpaidHoldsOfStay(
+    trx,
+    { guestId, propertyId: stay.property_id, checkIn: stay.check_in, checkOut: stay.check_out },
+    config.holdRenewalWindowSeconds,
+  );
+  if (earlier >= config.maxHoldsPerStay) {
+    const hours = Math.round(config.holdRenewalWindowSeconds / 360) / 10;
+    throw new ApiError(
+      'hold_renewal_limit',
+      `You have held these dates of this listing ${earlier} times without paying in the last ${hours} hours; they can be held again later, or booked and paid by someone else meanwhile.`,
+    );
+  }
+}
+
 const NO_SUCH_BOOKING = 'No such booking.';
 
 export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 'listBookings' | 'updateBooking' | 'cancelBooking'> = {
@@ -71,10 +116,13 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
     const auth = caller(ctx);
     const { db, config } = ctx.deps;
     assertDatesInOrder(body);
+    assertWithinHorizon(body, config.bookingHorizonMonths);
     return inIdempotentTransaction(
       db,
       { userId: auth.id, operation: 'createBooking', key: headers['idempotency-key'], request: body },
       async (trx) => {
+        // The guest first, then the listing: every createBooking takes them in this order.
+        await assertHoldLimits(trx, auth.id, body, config);
         const listing = await lockListing(trx, body.property_id);
         if (!listing) throw new ApiError('not_found', 'No such property.');
         const price = await priceCheckedStay(trx, listing, body, auth.id, config.serviceFeeBasisPoints);
@@ -117,6 +165,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
         guests: body.guests ?? current.guests,
       };
       assertDatesInOrder(stay);
+      assertWithinHorizon(stay, config.bookingHorizonMonths);
       // The listing first, then the booking: the same order as createBooking, so two writers never deadlock.
       const listing = await lockListing(trx, current.property_id);
       const booking = await lockBooking(trx, current.id);
@@ -125,6 +174,17 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
         throw new ApiError('invalid_state', `Only a pending booking can be changed; this one is ${booking.status}.`);
       }
       if (!listing) throw new ApiError('invalid_state', 'The property has been withdrawn; this booking can only be cancelled.');
+      // Price and dates are frozen while a payment is in flight: the provider was asked for this total,
+      // and its success must confirm the stay it was asked for (finding: pay for 1 night, stay for 29).
+      const payment = await findLivePayment(trx, booking.id);
+      if (payment) {
+        throw new ApiError(
+          'payment_in_progress',
+          payment.status === 'pending'
+            ? `Payment ${payment.id} of this booking is waiting for the provider's outcome; the booking cannot change until it is settled. Cancel the booking to book other dates.`
+            : `Payment ${payment.id} of this booking has been settled; the booking cannot change.`,
+        );
+      }
       const price = await priceCheckedStay(trx, listing, stay, auth.id, config.serviceFeeBasisPoints);
       const row = await updateBookingRow(trx, booking.id, { ...stay, ...price });
       return { status: 200 as const, body: bookingRowToBooking(row) };

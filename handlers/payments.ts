@@ -58,7 +58,15 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
       const booking = permit(mayPayForBooking(auth, await lockBooking(trx, body.booking_id)));
       if (booking.status !== 'pending') throw new ApiError('invalid_state', `Only a pending booking can be paid; this one is ${booking.status}.`);
       const live = await findLivePayment(trx, booking.id);
-      if (live) throw new ApiError('payment_in_progress', `Payment ${live.id} is waiting for the provider's outcome.`);
+      if (live) {
+        // A pending booking with a settled payment is one whose charge did not match it (refunded, see settle.ts).
+        throw new ApiError(
+          'payment_in_progress',
+          live.status === 'pending'
+            ? `Payment ${live.id} is waiting for the provider's outcome.`
+            : `Payment ${live.id} of this booking was settled without confirming it (${live.settlement_issue ?? 'refunded'}); book again to pay.`,
+        );
+      }
 
       const attempt = attemptOf(auth.id, key, body);
       const payment = await insertPayment(trx, {

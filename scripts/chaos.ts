@@ -96,7 +96,7 @@ async function ownChaos(): Promise<boolean> {
     console.log('Starting a PostgreSQL, a Redis and two server processes of our own...');
     [postgres, redis] = await Promise.all([startOwnPostgres(), startOwnRedis()]);
     const env = {
-      DATABASE_URL: postgres.url, REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outboxDir, NODE_ENV: 'production', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', LOG_REQUESTS: 'false',
+      DATABASE_URL: postgres.url, REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outboxDir, NODE_ENV: 'production', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', STRIPE_WEBHOOK_SECRET: 'whsec_chaos_run', LOG_REQUESTS: 'false',
       // The load comes from one address: the outage is the subject here, not the rate limits.
       RATE_LIMITS: 'false',
     };

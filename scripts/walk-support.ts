@@ -55,7 +55,12 @@ export function expectedRefund(booking: Booking, policy: Property['cancellation_
   const days = daysBetween(today, booking.check_in);
   const share = guestRefundShare(policy, days);
   const what = { 10_000: 'the total less the service fee', 5_000: 'half of the total less the service fee', 0: 'nothing' }[share] ?? `${share / 100}% of the total less the service fee`;
-  const amount = refundFor({ total: booking.price.total, service_fee: booking.price.service_fee, check_in: booking.check_in }, policy, 'guest', today);
+  const amount = refundFor(
+    { total: booking.price.total, service_fee: booking.price.service_fee, nightly_rate: booking.price.nightly_rate, check_in: booking.check_in, check_out: booking.check_out },
+    policy,
+    'guest',
+    today,
+  );
   return { amount, why: `${policy}, ${days} days before check-in: ${what}` };
 }
 

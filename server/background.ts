@@ -29,12 +29,18 @@ export function createPaymentProvider(config: Config): PaymentProvider {
     if (config.nodeEnv === 'production' && !config.allowLocalPaymentsInProduction) {
       throw new Error('PAYMENT_PROVIDER is local in production: it takes no money. Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION=true for a demo.');
     }
-    return localProvider({ webhookSecret: config.stripeWebhookSecret ?? LOCAL_WEBHOOK_SECRET });
+    // config.ts refuses production without a secret of its own, so the public one serves development and tests only.
+    return localProvider({ webhookSecret: config.stripeWebhookSecret ?? LOCAL_WEBHOOK_SECRET, toleranceSeconds: config.webhookToleranceSeconds });
   }
   if (!config.stripeSecretKey || !config.stripeWebhookSecret) {
     throw new Error('PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.');
   }
-  return stripeProvider({ secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret, apiBase: config.stripeApiBase });
+  return stripeProvider({
+    secretKey: config.stripeSecretKey,
+    webhookSecret: config.stripeWebhookSecret,
+    apiBase: config.stripeApiBase,
+    toleranceSeconds: config.webhookToleranceSeconds,
+  });
 }
 
 /**

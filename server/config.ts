@@ -7,6 +7,7 @@
  * OpenTelemetry SDK reads its own OTEL_* variables).
  */
 import { z } from 'zod';
+import { LOCAL_WEBHOOK_SECRET } from './payments/local.js';
 
 /** What the settings table and .env.example say about one setting. */
 export interface SettingMeta {
@@ -96,7 +97,9 @@ const fields = {
     'who moves the money: `stripe`, or `local` (offline, Stripe\'s test payment methods)', '`stripe` with a key, else `local`'),
   stripeSecretKey: optionalText('STRIPE_SECRET_KEY', 'Stripe API key (`sk_live_...` / `sk_test_...`)', { example: 'sk_test_...' }),
   stripeWebhookSecret: optionalText('STRIPE_WEBHOOK_SECRET',
-    'the webhook endpoint\'s signing secret; with `local`, unset means the public `whsec_local_development_only`', { example: 'whsec_...' }),
+    'the webhook endpoint\'s signing secret; with `local` in development and test, unset means the public `whsec_local_development_only` (production requires its own)', { example: 'whsec_...' }),
+  webhookToleranceSeconds: integer('WEBHOOK_TOLERANCE_SECONDS',
+    'how far a signed provider event\'s timestamp may be from now, in the past or the future, before it is refused (as Stripe\'s default)', 300, { min: 1, max: 3600 }),
   stripeApiBase: optionalUrl('STRIPE_API_BASE', 'where Stripe\'s API is; only tests change it, to a local server that answers like Stripe', {
     example: 'http://127.0.0.1:12111',
   }),
@@ -112,6 +115,14 @@ const fields = {
     'how often owed work without a job (a lost job, a refund due for another try) is started again; `0` turns it off', 60),
   shutdownGraceSeconds: integer('SHUTDOWN_GRACE_SECONDS',
     'on SIGTERM, how long requests in flight, then running jobs, may take to finish before the process closes what is left', 10),
+  maxPendingHolds: integer('MAX_PENDING_HOLDS',
+    'unpaid holds (pending bookings) one guest may have at once; one more is `409 too_many_holds`', 5, { min: 1, max: 1_000_000 }),
+  bookingHorizonMonths: integer('BOOKING_HORIZON_MONTHS',
+    'how far ahead a stay may end, in calendar months from today (UTC); later is `422 beyond_booking_horizon`', 18, { min: 1, max: 1200 }),
+  maxHoldsPerStay: integer('MAX_HOLDS_PER_STAY',
+    'unpaid holds one guest may make of overlapping dates of one listing within HOLD_RENEWAL_WINDOW_SECONDS (the first hold and its re-holds after cancelling or lapsing); one more is `409 hold_renewal_limit`',
+    3, { min: 1, max: 1000 }),
+  holdRenewalWindowSeconds: integer('HOLD_RENEWAL_WINDOW_SECONDS', 'the window MAX_HOLDS_PER_STAY counts in (24 hours)', 24 * 3600, { min: 1 }),
   passwordHashProfile: dependentOneOf('PASSWORD_HASH_PROFILE', ['standard', 'fast'],
     'the cost of new password hashes: `standard` (argon2id, 64 MiB, 3 passes), or `fast` (1 MiB, 1 pass) for test suites only, refused in production',
     '`fast` under test, else `standard`'),
@@ -122,6 +133,17 @@ export const configSchema = z.object(fields).check((ctx) => {
   // Real passwords are never hashed cheaply: the fast profile exists for test suites.
   if (ctx.value.nodeEnv === 'production' && ctx.value.passwordHashProfile === 'fast') {
     ctx.issues.push({ code: 'custom', path: ['passwordHashProfile'], message: 'is for tests; production hashes with standard', input: ctx.value.passwordHashProfile });
+  }
+  // The local provider's default webhook secret is public: a production demo on it signs with its own, or anyone can confirm a booking.
+  const provider = ctx.value.paymentProvider ?? (ctx.value.stripeSecretKey ? 'stripe' : 'local');
+  if (ctx.value.nodeEnv === 'production' && provider === 'local' && ctx.value.allowLocalPaymentsInProduction
+    && (!ctx.value.stripeWebhookSecret || ctx.value.stripeWebhookSecret === LOCAL_WEBHOOK_SECRET)) {
+    ctx.issues.push({
+      code: 'custom',
+      path: ['stripeWebhookSecret'],
+      message: 'must be a secret of this deployment when production runs the local provider (the default one is public)',
+      input: ctx.value.stripeWebhookSecret,
+    });
   }
 }).transform((settings) => ({
   ...settings,

@@ -73,8 +73,8 @@ describe('pricing and refunds (the arithmetic, in integer minor units)', () => {
 
   it('refunds by the cancellation policy and the days left before check-in', () => {
     const today = '2027-03-01';
-    const booking = { total: 45_100, service_fee: 4_100, check_in: '' };
-    const at = (daysBefore: number) => ({ ...booking, check_in: addDays(today, daysBefore) });
+    const booking = { total: 45_100, service_fee: 4_100, nightly_rate: 12_000 };
+    const at = (daysBefore: number) => ({ ...booking, check_in: addDays(today, daysBefore), check_out: addDays(today, daysBefore + 3) });
     // flexible: all but the service fee up to 1 day before; nothing after.
     expect(refundFor(at(1), 'flexible', 'guest', today)).toBe(41_000);
     expect(refundFor(at(0), 'flexible', 'guest', today)).toBe(0);

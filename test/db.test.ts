@@ -21,8 +21,8 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
 const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'sessions', 'users'];
-/** What the newest migration adds (notifications.claimed_until), which migrating one step down removes. */
-const NEWEST_COLUMN = { table: 'notifications', column: 'claimed_until' };
+/** What the newest migration adds (payments.settlement_issue), which migrating one step down removes. */
+const NEWEST_COLUMN = { table: 'payments', column: 'settlement_issue' };
 
 /** The SQLSTATE a failed query reports, or undefined when it succeeds. */
 async function sqlState(query: Promise<unknown>): Promise<string | undefined> {

@@ -173,7 +173,7 @@ describe('GET /metrics', () => {
   });
 
   it('is off in production until a METRICS_TOKEN is set', async () => {
-    const production = await start({ ...loadConfig({ NODE_ENV: 'production', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true' }), port: 0, databaseUrl: database.url, redisUrl, redisKeyPrefix, mailOutboxDir: outboxDir });
+    const production = await start({ ...loadConfig({ NODE_ENV: 'production', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', STRIPE_WEBHOOK_SECRET: 'whsec_test_demo' }), port: 0, databaseUrl: database.url, redisUrl, redisKeyPrefix, mailOutboxDir: outboxDir });
     const response = await fetch(`${production.url}/metrics`);
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ code: 'not_found' });

@@ -6,13 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  beyondHorizon,
+  bookingHorizonEnd,
   cancellationRefund,
+  chargeMismatch,
   guestRefundShare,
   paymentStatusAfterRefund,
   percentOf,
   priceStay,
   refundFor,
   stayRuleViolations,
+  unspentNights,
   type CancellationPolicy,
   type CancellingParty,
 } from '../handlers/bookings/rules.js';
@@ -77,7 +81,14 @@ describe('stayRuleViolations', () => {
 describe('the cancellation-refund policy', () => {
   const today = '2027-03-01';
   // total 45 100 of which service fee 4 100: 41 000 refundable by the policy.
-  const bookingAt = (daysBefore: number) => ({ total: 45_100, service_fee: 4_100, check_in: addDays(today, daysBefore) });
+  // A 3-night stay at 12 000 a night, cleaning 5 000.
+  const bookingAt = (daysBefore: number) => ({
+    total: 45_100,
+    service_fee: 4_100,
+    nightly_rate: 12_000,
+    check_in: addDays(today, daysBefore),
+    check_out: addDays(today, daysBefore + 3),
+  });
 
   it.each<[CancellationPolicy, number, number]>([
     ['flexible', 30, 10_000],
@@ -86,7 +97,8 @@ describe('the cancellation-refund policy', () => {
     ['flexible', -2, 0],
     ['moderate', 5, 10_000],
     ['moderate', 4, 5_000],
-    ['moderate', 0, 5_000],
+    ['moderate', 1, 5_000],
+    ['moderate', 0, 0], // from check-in day on, the stay-begun rule applies instead
     ['strict', 30, 5_000],
     ['strict', 7, 5_000],
     ['strict', 6, 0],
@@ -110,7 +122,34 @@ describe('the cancellation-refund policy', () => {
   });
 
   it('rounds a half share of an odd amount half up', () => {
-    expect(refundFor({ total: 10_101, service_fee: 100, check_in: addDays(today, 2) }, 'moderate', 'guest', today)).toBe(5_001);
+    expect(refundFor({ total: 10_101, service_fee: 100, nightly_rate: 10_001, check_in: addDays(today, 2), check_out: addDays(today, 3) }, 'moderate', 'guest', today)).toBe(5_001);
+  });
+
+  // Once the stay has begun nothing of the nights passed, of tonight, of cleaning or of the service fee goes back.
+  // A 10-night stay at 12 000 a night (total 137 500: subtotal 120 000, cleaning 5 000, fee 12 500) that began `daysIn` days ago.
+  const stayBegun = (daysIn: number) => ({
+    total: 137_500,
+    service_fee: 12_500,
+    nightly_rate: 12_000,
+    check_in: addDays(today, -daysIn),
+    check_out: addDays(today, 10 - daysIn),
+  });
+  it.each<[CancellationPolicy, number, number, number]>([
+    // policy, days since check-in, nights still to come after tonight, refund
+    ['moderate', 0, 9, 54_000], // check-in day: half of the 9 nights after tonight
+    ['moderate', 5, 4, 24_000],
+    ['moderate', 9, 0, 0], // the last night: nothing (it returned half of the whole stay before)
+    ['flexible', 0, 9, 0],
+    ['flexible', 5, 4, 0],
+    ['strict', 0, 9, 0],
+    ['strict', 9, 0, 0],
+  ])('%s, cancelled by the guest %i days into the stay (%i nights to come), returns %i', (policy, daysIn, toCome, amount) => {
+    expect(unspentNights(stayBegun(daysIn), today)).toBe(toCome);
+    expect(refundFor(stayBegun(daysIn), policy, 'guest', today)).toBe(amount);
+  });
+
+  it('still refunds everything when the host or an admin cancels during the stay', () => {
+    expect(refundFor(stayBegun(9), 'strict', 'host_or_admin', today)).toBe(137_500);
   });
 
   const paid = { status: 'succeeded' as const, amount: 45_100, refunded_amount: 0 };
@@ -120,6 +159,7 @@ describe('the cancellation-refund policy', () => {
     ['a declined payment', { ...paid, status: 'failed' as const }, 'host_or_admin', { kind: 'none' }],
     ['a paid stay the policy returns nothing of', paid, 'guest', { kind: 'nothing_due' }],
     ['a paid stay cancelled by the host', paid, 'host_or_admin', { kind: 'send', amount: 45_100 }],
+    ['a charge that did not match the booking (refunded on its own)', { ...paid, settlement_issue: 'amount_mismatch' as const }, 'host_or_admin', { kind: 'none' }],
     ['a paid stay of which 40 000 went back already: capped at what is left', { ...paid, status: 'partially_refunded' as const, refunded_amount: 40_000 }, 'host_or_admin', { kind: 'send', amount: 5_100 }],
   ] as const)('%s', (_what, payment, party, expected) => {
     // strict, 3 days before check-in: a guest gets nothing back.
@@ -133,5 +173,41 @@ describe('the cancellation-refund policy', () => {
     [{ amount: 45_100, refunded_amount: 4_100 }, 1, 'partially_refunded'],
   ] as const)('a payment of %o after a refund of %i is %s', (payment, amount, status) => {
     expect(paymentStatusAfterRefund(payment, amount)).toBe(status);
+  });
+});
+
+describe('the booking horizon', () => {
+  it.each([
+    ['2026-11-30', 18, '2028-05-30'],
+    ['2026-08-31', 18, '2028-02-29'], // no 31 February: the month's last day (2028 is a leap year)
+    ['2026-08-31', 6, '2027-02-28'],
+    ['2026-01-15', 1, '2026-02-15'],
+    ['2026-12-31', 12, '2027-12-31'],
+  ])('from %s, %i months, ends on %s', (today, months, end) => {
+    expect(bookingHorizonEnd(today, months)).toBe(end);
+  });
+
+  it.each([
+    ['2028-05-30', undefined],
+    ['2028-05-31', '2028-05-30'],
+    ['9999-12-31', '2028-05-30'],
+  ])('a stay ending %s is beyond it: %s', (checkOut, expected) => {
+    expect(beyondHorizon({ check_out: checkOut }, '2026-11-30', 18)).toBe(expected);
+  });
+});
+
+describe('chargeMismatch: what a reported charge must be to confirm its booking', () => {
+  const payment = { amount: 45_100, currency: 'EUR' };
+  const booking = { total: 45_100, currency: 'EUR' };
+  it.each([
+    ['exactly the total', { amount: 45_100, currency: 'EUR' }, payment, booking, undefined],
+    ['lower case currency, as Stripe writes it', { amount: 45_100, currency: 'eur' }, payment, booking, undefined],
+    ['one cent (a forged event)', { amount: 1, currency: 'EUR' }, payment, booking, 'amount_mismatch'],
+    ['more than asked', { amount: 45_101, currency: 'EUR' }, payment, booking, 'amount_mismatch'],
+    ['another currency', { amount: 45_100, currency: 'USD' }, payment, booking, 'currency_mismatch'],
+    // Paid for one night, then the booking was stretched to 29 while the payment was in flight.
+    ['what was asked, but the booking changed since', { amount: 45_100, currency: 'EUR' }, payment, { total: 396_000, currency: 'EUR' }, 'amount_mismatch'],
+  ] as const)('%s', (_what, received, pay, book, expected) => {
+    expect(chargeMismatch(received, pay, book)).toBe(expected);
   });
 });

@@ -325,11 +325,24 @@ export const listBookings = <ThrowOnError extends boolean = false>(options?: Opt
  * * `422 booking_rule_violated` when `check_in` is in the past, the number
  * of nights is outside the property's `min_nights` / `max_nights`,
  * `guests` exceeds its `max_guests`, or the caller is its host;
+ * * `422 beyond_booking_horizon` when `check_out` is more than the booking
+ * horizon ahead (18 calendar months from today, UTC, by default);
+ * * `409 too_many_holds` when the caller already holds the most unpaid
+ * bookings one guest may hold at once (5 by default);
+ * * `409 hold_renewal_limit` when the caller has already held
+ * overlapping dates of this property, without paying, as often as the
+ * renewal limit allows (3 holds within 24 hours by default: the first
+ * and two re-holds after cancelling or letting it lapse), so that one
+ * guest cannot keep a calendar closed by holding it again and again;
  * * `400 validation_failed` when `check_out` is not after `check_in`;
  * * `404 not_found` when the property does not exist or was withdrawn.
  *
  * The hold lasts a configured time (15 minutes by default) from booking:
- * `expires_at` says until when.
+ * `expires_at` says until when. The hold limits are counted under a lock
+ * of the guest, so concurrent requests of one guest cannot exceed them.
+ * How long one stay may be is the property's `max_nights`; the hold
+ * limits and the short hold keep a long unpaid stay from closing a
+ * calendar for long.
  *
  * Send an `Idempotency-Key` to retry safely. A replayed answer is the first
  * response as it was sent then, marked `Idempotent-Replayed: true`. Keys
@@ -366,9 +379,17 @@ export const getBooking = <ThrowOnError extends boolean = false>(options: Option
  * Changes the dates or the number of guests of the caller's own booking
  * while it is `pending`; it is priced again and its hold (`expires_at`) is
  * kept. The same rules as for `createBooking` apply (`409
- * dates_unavailable`, `422 booking_rule_violated`). A booking that is no
- * longer `pending` is `422 invalid_state`; the property's host may see the
- * booking but not change it (`403`).
+ * dates_unavailable`, `422 booking_rule_violated`, `422
+ * beyond_booking_horizon`). A booking that is no longer `pending` is `422
+ * invalid_state`; the property's host may see the booking but not change
+ * it (`403`).
+ *
+ * A booking's dates and price are frozen once a payment of it has
+ * started: while the provider has not reported the outcome (or once it
+ * has, successfully) a change is refused with `409 payment_in_progress`,
+ * so that the payment always pays for the stay it was asked for. To book
+ * other dates instead, cancel the booking and book again. (A declined
+ * payment does not freeze it.)
  *
  */
 export const updateBooking = <ThrowOnError extends boolean = false>(options: Options<UpdateBookingData, ThrowOnError>) => (options.client ?? client).patch<UpdateBookingResponses, UpdateBookingErrors, ThrowOnError>({
@@ -478,14 +499,27 @@ export const createPayment = <ThrowOnError extends boolean = false>(options: Opt
  * bearer token; a missing, malformed or wrong signature is `400`.
  *
  * The signature is checked with Stripe's SDK over the raw body; a
- * timestamp more than 5 minutes old is refused like a wrong signature, so
- * a captured delivery cannot be replayed later.
+ * timestamp more than the tolerance (5 minutes by default,
+ * `WEBHOOK_TOLERANCE_SECONDS`) in the past or in the future is refused
+ * like a wrong signature, so a captured delivery cannot be replayed later
+ * nor one signed ahead kept for later. A signed event whose payload does
+ * not have the shape of the provider's event (no `data.object`, an
+ * object id with characters outside letters, digits and `_`, an amount
+ * that is not a whole number, ...) is `400 validation_failed` naming the
+ * fields. Outside development and test the local provider needs a
+ * webhook secret of its own (`STRIPE_WEBHOOK_SECRET`): its default one
+ * is public.
  *
  * Handled event types:
  * * `payment_intent.succeeded`: the payment succeeds and its booking is
- * confirmed. Should the booking no longer be payable (its hold lapsed,
- * it was cancelled, or another payment confirmed it meanwhile), the
- * money is refunded in full instead.
+ * confirmed, if the amount and currency taken (`amount_received`, else
+ * `amount`) are exactly the booking's total; otherwise nothing is
+ * confirmed, the payment records the mismatch and what was taken is
+ * refunded (refund reason `amount_mismatch`). Should the booking no
+ * longer be payable (its hold lapsed, it was cancelled, or another
+ * payment confirmed it meanwhile), the money is refunded in full
+ * instead. A success reported for a payment already seen failing
+ * confirms nothing.
  * * `payment_intent.payment_failed` and `payment_intent.canceled`: a
  * pending payment fails; the booking stays pending.
  * * `refund.created`, `refund.updated`, `refund.failed` and

@@ -219,8 +219,16 @@ export type Amenity = 'wifi' | 'kitchen' | 'washer' | 'dryer' | 'air_conditionin
  * which is not refunded; "days before" counts to the check-in date.
  *
  * * `flexible`: full refund up to 1 day before check-in; nothing after.
- * * `moderate`: full refund up to 5 days before check-in; 50% after.
+ * * `moderate`: full refund up to 5 days before check-in; 50% up to 1 day
+ * before; once the stay has begun, 50% of the nights still to come.
  * * `strict`: 50% refund up to 7 days before check-in; nothing after.
+ *
+ * Once the stay has begun (from the check-in date, UTC), nothing is
+ * returned of the nights passed, of the current night, of the cleaning
+ * fee or of the service fee: under `moderate` the guest gets back half
+ * the nightly rate of each night after the current one; under `flexible`
+ * and `strict` nothing. Cancelling on the last night returns nothing
+ * under any policy.
  *
  * When the host or an admin cancels, the guest always gets the whole total
  * back, service fee included.
@@ -672,10 +680,12 @@ export type PaymentRefund = {
      * `cancellation`: what the property's policy returns of a cancelled
      * stay. `booking_unavailable`: a payment that succeeded after its
      * booking had lapsed, been cancelled or been paid otherwise, returned
-     * in full.
+     * in full. `amount_mismatch`: a charge whose amount or currency, as
+     * the provider reports it, is not the booking's total; it never
+     * confirms the booking and what was taken is returned.
      *
      */
-    reason: 'cancellation' | 'booking_unavailable';
+    reason: 'cancellation' | 'booking_unavailable' | 'amount_mismatch';
     status: 'pending' | 'succeeded' | 'failed';
     /**
      * The provider's id of the refund (`re_...`), once it has one.
@@ -2158,7 +2168,9 @@ export type CreateBookingErrors = {
     404: Problem;
     /**
      * The stay overlaps a pending or confirmed booking of the property
-     * (`dates_unavailable`), or the `Idempotency-Key` was already used with a
+     * (`dates_unavailable`), the caller holds too many unpaid bookings
+     * (`too_many_holds`) or has held these dates too often without paying
+     * (`hold_renewal_limit`), or the `Idempotency-Key` was already used with a
      * different request (`idempotency_key_reused`).
      *
      */
@@ -2174,7 +2186,8 @@ export type CreateBookingErrors = {
     /**
      * The stay breaks a rule of the property (`booking_rule_violated`):
      * `check_in` in the past, nights outside `min_nights` / `max_nights`,
-     * `guests` over `max_guests`, or the caller is the property's host.
+     * `guests` over `max_guests`, or the caller is the property's host; or it
+     * ends beyond the booking horizon (`beyond_booking_horizon`).
      *
      */
     422: Problem;
@@ -2323,7 +2336,10 @@ export type UpdateBookingErrors = {
      */
     404: Problem;
     /**
-     * The stay overlaps a pending or confirmed booking of the property (`dates_unavailable`).
+     * The new stay overlaps a pending or confirmed booking of the property
+     * (`dates_unavailable`), or a payment of the booking has started, which
+     * freezes its dates and price (`payment_in_progress`).
+     *
      */
     409: Problem;
     /**
@@ -2335,8 +2351,9 @@ export type UpdateBookingErrors = {
      */
     415: Problem;
     /**
-     * The booking is no longer `pending` (`invalid_state`), or the new stay
-     * breaks a rule of the property (`booking_rule_violated`).
+     * The booking is no longer `pending` (`invalid_state`), the new stay
+     * breaks a rule of the property (`booking_rule_violated`), or it would end
+     * beyond the booking horizon (`beyond_booking_horizon`).
      *
      */
     422: Problem;

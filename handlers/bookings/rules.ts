@@ -7,7 +7,7 @@
  */
 import type { CancellationPolicy, PriceBreakdown } from '../../generated/client/types.gen.js';
 import type { PropertyRow } from '../../db/properties.js';
-import type { PaymentRow } from '../../db/payments.js';
+import type { PaymentRow, SettlementIssue } from '../../db/payments.js';
 import { daysBetween } from '../../server/dates.js';
 import type { FieldError } from '../../server/errors.js';
 
@@ -79,55 +79,75 @@ export type { CancellationPolicy };
 export type CancellingParty = 'guest' | 'host_or_admin';
 
 /**
- * The CancellationPolicy schema of the spec as data: for a guest's cancellation,
- * the first tier whose `daysBefore` the cancellation reaches (whole days from
- * today, UTC, to check-in) gives the share, in basis points, of the total minus
- * the service fee that is returned.
+ * The CancellationPolicy schema of the spec as data, for a guest's cancellation.
+ *
+ * Before the stay (check-in still ahead): the first tier whose `daysBefore` the
+ * cancellation reaches (whole days from today, UTC, to check-in) gives the
+ * share, in basis points, of the total minus the service fee that is returned.
+ *
+ * Once the stay has begun (today is check-in day or later): nothing of the
+ * nights passed, nor of tonight's, nor of the cleaning fee or the service fee;
+ * `duringStay` is the share of the price of the nights still to come (after
+ * tonight) that is returned. Before this rule a `moderate` stay cancelled on
+ * its last night returned half of the whole stay.
  */
-export const CANCELLATION_POLICIES: Record<CancellationPolicy, readonly { daysBefore: number; share: number }[]> = {
-  flexible: [{ daysBefore: 1, share: 10_000 }, { daysBefore: -Infinity, share: 0 }],
-  moderate: [{ daysBefore: 5, share: 10_000 }, { daysBefore: -Infinity, share: 5_000 }],
-  strict: [{ daysBefore: 7, share: 5_000 }, { daysBefore: -Infinity, share: 0 }],
+export const CANCELLATION_POLICIES: Record<CancellationPolicy, { tiers: readonly { daysBefore: number; share: number }[]; duringStay: number }> = {
+  flexible: { tiers: [{ daysBefore: 1, share: 10_000 }, { daysBefore: -Infinity, share: 0 }], duringStay: 0 },
+  moderate: { tiers: [{ daysBefore: 5, share: 10_000 }, { daysBefore: 1, share: 5_000 }, { daysBefore: -Infinity, share: 0 }], duringStay: 5_000 },
+  strict: { tiers: [{ daysBefore: 7, share: 5_000 }, { daysBefore: -Infinity, share: 0 }], duringStay: 0 },
 };
 
-/** The share (basis points of the total minus the service fee) a guest's cancellation returns `daysBefore` days ahead. */
+/** The share (basis points of the total minus the service fee) a guest's cancellation returns `daysBefore` days ahead of check-in (0 from check-in day on: see unspentNightsRefund). */
 export function guestRefundShare(policy: CancellationPolicy, daysBefore: number): number {
-  return CANCELLATION_POLICIES[policy].find((tier) => daysBefore >= tier.daysBefore)?.share ?? 0;
+  return CANCELLATION_POLICIES[policy].tiers.find((tier) => daysBefore >= tier.daysBefore)?.share ?? 0;
+}
+
+/** Nights of a begun stay still to come after tonight: what a cancellation during the stay can return anything of. */
+export function unspentNights(booking: { check_in: string; check_out: string }, today: string): number {
+  const from = today < booking.check_in ? booking.check_in : today;
+  return Math.max(0, daysBetween(from, booking.check_out) - 1);
 }
 
 /**
  * What the policy returns of a paid booking: the host or an admin refunds the
- * whole total; the guest gets the policy's share of the total minus the service
- * fee, by days before check-in.
+ * whole total; the guest gets, before check-in, the policy's share of the total
+ * minus the service fee by days before check-in, and once the stay has begun
+ * the policy's `duringStay` share of the nights still to come after tonight.
  */
 export function refundFor(
-  booking: { total: number; service_fee: number; check_in: string },
+  booking: { total: number; service_fee: number; check_in: string; check_out: string; nightly_rate: number },
   policy: CancellationPolicy,
   cancelledBy: CancellingParty,
   today: string,
 ): number {
   if (cancelledBy === 'host_or_admin') return booking.total;
+  if (today >= booking.check_in) {
+    return percentOf(unspentNights(booking, today) * booking.nightly_rate, CANCELLATION_POLICIES[policy].duringStay);
+  }
   return percentOf(booking.total - booking.service_fee, guestRefundShare(policy, daysBetween(today, booking.check_in)));
 }
 
 /**
  * What a cancellation sends back:
- * - `none`: nothing was paid (no payment, or one still in flight or declined); the booking shows `refund: null`;
+ * - `none`: nothing was paid (no payment, or one still in flight, declined, or not matching the booking and
+ *   refunded on its own); the booking shows `refund: null`;
  * - `nothing_due`: paid, but the policy returns nothing; a refund of 0, done at once;
  * - `send`: the amount to refund, never more than what is left of the payment.
  */
 export type CancellationRefund = { kind: 'none' } | { kind: 'nothing_due' } | { kind: 'send'; amount: number };
 
 export function cancellationRefund(input: {
-  booking: { total: number; service_fee: number; check_in: string };
+  booking: Parameters<typeof refundFor>[0];
   policy: CancellationPolicy;
   cancelledBy: CancellingParty;
   today: string;
   /** The booking's live payment (db/payments.ts findLivePayment), if any. */
-  payment: Pick<PaymentRow, 'status' | 'amount' | 'refunded_amount'> | undefined;
+  payment: (Pick<PaymentRow, 'status' | 'amount' | 'refunded_amount'> & Partial<Pick<PaymentRow, 'settlement_issue'>>) | undefined;
 }): CancellationRefund {
   const { payment } = input;
   if (!payment || payment.status === 'pending' || payment.status === 'failed') return { kind: 'none' };
+  // A charge that did not match the booking never paid for it: its money goes back by its own refund (settle.ts).
+  if (payment.settlement_issue) return { kind: 'none' };
   const amount = refundFor(input.booking, input.policy, input.cancelledBy, input.today);
   if (amount === 0) return { kind: 'nothing_due' };
   return { kind: 'send', amount: Math.min(amount, payment.amount - payment.refunded_amount) };
@@ -136,4 +156,44 @@ export function cancellationRefund(input: {
 /** A payment's status once a refund of `amount` has succeeded: refunded when nothing of it is left. */
 export function paymentStatusAfterRefund(payment: Pick<PaymentRow, 'amount' | 'refunded_amount'>, amount: number): 'refunded' | 'partially_refunded' {
   return payment.refunded_amount + amount === payment.amount ? 'refunded' : 'partially_refunded';
+}
+
+// Settling a charge ---------------------------------------------------------------
+
+/**
+ * Whether what the provider took pays exactly for the booking as it stands: the
+ * same currency, and the amount equal both to the booking's total and to what
+ * the payment asked for. Anything else never confirms (a stay changed while
+ * its payment was in flight, or a forged or buggy event); its money goes back.
+ */
+export function chargeMismatch(
+  received: { amount: number; currency: string },
+  payment: Pick<PaymentRow, 'amount' | 'currency'>,
+  booking: { total: number; currency: string },
+): SettlementIssue | undefined {
+  const currency = received.currency.toUpperCase();
+  if (currency !== booking.currency || currency !== payment.currency) return 'currency_mismatch';
+  if (received.amount !== booking.total || received.amount !== payment.amount) return 'amount_mismatch';
+  return undefined;
+}
+
+// Business limits on holds ----------------------------------------------------------
+
+/**
+ * The last check-out the booking horizon allows: `months` calendar months after
+ * `today`, on the same day of the month or the month's last day when it has
+ * none (31 Aug + 18 months = 28/29 Feb).
+ */
+export function bookingHorizonEnd(today: string, months: number): string {
+  const [year, month, day] = today.split('-').map(Number) as [number, number, number];
+  const index = year * 12 + (month - 1) + months;
+  const lastDay = new Date(Date.UTC(Math.floor(index / 12), (index % 12) + 1, 0)).getUTCDate();
+  const date = new Date(Date.UTC(Math.floor(index / 12), index % 12, Math.min(day, lastDay)));
+  return date.toISOString().slice(0, 10);
+}
+
+/** The horizon's last check-out when the stay ends beyond it (422 beyond_booking_horizon), else undefined. */
+export function beyondHorizon(stay: Pick<Stay, 'check_out'>, today: string, months: number): string | undefined {
+  const end = bookingHorizonEnd(today, months);
+  return stay.check_out > end ? end : undefined;
 }

@@ -30,7 +30,7 @@ const declines: Record<string, { code: string; message: string }> = {
 /** Remembered answers by idempotency key, as Stripe keeps them (bounded: the oldest are forgotten first). */
 const MAX_REMEMBERED = 10_000;
 
-export function localProvider(options: { webhookSecret: string }): PaymentProvider {
+export function localProvider(options: { webhookSecret: string; toleranceSeconds?: number }): PaymentProvider {
   const answers = new Map<string, ProviderOutcome>();
 
   function once(key: string, answer: () => ProviderOutcome): ProviderOutcome {
@@ -55,7 +55,7 @@ export function localProvider(options: { webhookSecret: string }): PaymentProvid
         const decline = declines[method];
         return decline
           ? { status: 'failed', reference, failureCode: decline.code, failureMessage: decline.message }
-          : { status: 'succeeded', reference };
+          : { status: 'succeeded', reference, received: { amount: request.amount, currency: request.currency.toUpperCase() } };
       });
     },
 
@@ -79,6 +79,6 @@ export function localProvider(options: { webhookSecret: string }): PaymentProvid
     },
 
     // Signed and shaped as Stripe's, so read as Stripe's.
-    parseEvent: (rawBody, signature) => parseStripeEvent(rawBody, signature, options.webhookSecret),
+    parseEvent: (rawBody, signature) => parseStripeEvent(rawBody, signature, options.webhookSecret, options.toleranceSeconds),
   };
 }

@@ -12,10 +12,17 @@ export type ProviderName = Payments['provider'];
 
 /** What a charge or a refund came to. `unknown`: the call failed without an answer (a timeout); ask again with the same idempotency key. */
 export type ProviderOutcome =
-  | { status: 'succeeded'; reference: string }
+  /** `received`: what the provider says it took (a charge's amount and currency); settling compares it with the booking's total. */
+  | { status: 'succeeded'; reference: string; received?: Received | undefined }
   | { status: 'pending'; reference: string }
   | { status: 'failed'; reference: string | null; failureCode: string; failureMessage: string }
   | { status: 'unknown'; error: string };
+
+/** An amount in a currency's minor unit, and the ISO 4217 code of that currency (upper case). */
+export interface Received {
+  amount: number;
+  currency: string;
+}
 
 export interface ChargeRequest {
   amount: number;
@@ -70,8 +77,10 @@ export interface PaymentProvider {
   /** The current state of a charge we have the provider's id of (for a follow-up when no event came). */
   lookupCharge(reference: string): Promise<ProviderOutcome>;
   /**
-   * Verifies the signature over the raw body and reads the event in our terms;
-   * throws ApiError `validation_failed` when the signature does not hold.
+   * Verifies the signature over the raw body and its timestamp (within the
+   * tolerance, past or future), then reads the event against its schema in our
+   * terms; throws ApiError `validation_failed` when the signature or the
+   * timestamp does not hold or the payload does not have the event's shape.
    */
   parseEvent(rawBody: string, signature: string): ProviderEvent;
 }

@@ -7,7 +7,7 @@
  * the process died between commit and enqueue, is found again by the sweep: the
  * rows it works from were written in the transaction.
  */
-import { confirmBooking, findBookingGuestId, type BookingRow } from '../../db/bookings.js';
+import { confirmBooking, findBookingGuestId, lockBooking, type BookingRow } from '../../db/bookings.js';
 import { insertNotifications, type NotificationInput } from '../../db/notifications.js';
 import {
   findLivePayment,
@@ -20,6 +20,7 @@ import {
   lockRefundByReference,
   markPaymentFailed,
   markPaymentSucceeded,
+  recordSettlementIssue,
   markRefundFailed,
   markRefundPending,
   markRefundSucceeded,
@@ -29,7 +30,7 @@ import {
   type RefundRow,
 } from '../../db/payments.js';
 import type { Tx } from '../../db/index.js';
-import { paymentStatusAfterRefund, type CancellationRefund } from '../../handlers/bookings/rules.js';
+import { chargeMismatch, paymentStatusAfterRefund, type CancellationRefund } from '../../handlers/bookings/rules.js';
 import type { JobRequest } from '../jobs/job.js';
 import type { PaymentProvider, ProviderEvent, ProviderOutcome } from './provider.js';
 
@@ -46,25 +47,35 @@ async function notify(trx: Tx, notifications: NotificationInput[]): Promise<JobR
 
 /**
  * A charge's outcome. A success confirms the booking through the one
- * pending -> confirmed transition; if the booking can no longer be confirmed (its
- * hold was written down as expired, it was cancelled, or another payment paid it)
- * the money goes back in full. A failure leaves the booking pending. A status
- * never moves backwards: a failure reported after a success changes nothing.
+ * pending -> confirmed transition, but only when what the provider took (its
+ * amount and currency) is exactly the booking's total and what the payment
+ * asked for (rules.ts chargeMismatch); a mismatch never confirms: the payment is
+ * recorded as succeeded with its `settlement_issue` and the money goes back
+ * (a refund of reason amount_mismatch), the booking stays pending until its hold
+ * lapses. If the booking can no longer be confirmed (its hold was written down
+ * as expired, it was cancelled) the money goes back in full too. A failure leaves
+ * the booking pending. A status never moves backwards: a failure reported after a
+ * success changes nothing, and a success reported for a charge we saw fail
+ * confirms nothing (it is recorded on the payment for support to look at).
  */
 export async function settleCharge(trx: Tx, payment: PaymentRow, outcome: ProviderOutcome): Promise<Settled<PaymentRow>> {
   switch (outcome.status) {
     case 'succeeded': {
-      if (payment.status !== 'pending' && payment.status !== 'failed') return { value: payment, jobs: [] };
-      if (payment.status === 'failed' && (await findLivePayment(trx, payment.booking_id, payment.id))) {
-        // A charge we had seen fail succeeded after another payment took its place (our flow
-        // never confirms a failed charge again, so only a provider-side retry gets here). The
-        // one-live-payment-per-booking invariant keeps it failed; the event row, linked to the
-        // payment, keeps the provider's word, and this line tells support to refund it by hand.
-        console.error(JSON.stringify({ level: 'error', message: 'charge succeeded after its booking was paid otherwise; refund it by hand', payment_id: payment.id, reference: outcome.reference }));
-        return { value: payment, jobs: [] };
+      if (payment.status === 'failed') {
+        // Our flow never charges a failed attempt again, so this is a forged event or a provider-side
+        // surprise: either way not a reason to confirm a stay. The event row, linked to the payment,
+        // keeps the provider's word; a real charge is refunded by hand.
+        await recordSettlementIssue(trx, payment.id, 'succeeded_after_failure');
+        console.error(JSON.stringify({ level: 'error', message: 'a success was reported for a payment seen failing; not confirmed, check and refund by hand', payment_id: payment.id, reference: outcome.reference }));
+        return { value: { ...payment, settlement_issue: 'succeeded_after_failure' }, jobs: [] };
       }
-      const paid = (await markPaymentSucceeded(trx, payment.id, outcome.reference)) ?? payment;
-      const booking = await confirmBooking(trx, payment.booking_id);
+      if (payment.status !== 'pending') return { value: payment, jobs: [] };
+      // Locked before it is compared, so the booking cannot change between the comparison and the confirmation.
+      const current = await lockBooking(trx, payment.booking_id);
+      const received = outcome.received ?? { amount: payment.amount, currency: payment.currency };
+      const issue = current ? chargeMismatch(received, payment, current) : undefined;
+      const paid = (await markPaymentSucceeded(trx, payment.id, outcome.reference, issue ?? null)) ?? payment;
+      const booking = issue ? undefined : await confirmBooking(trx, payment.booking_id);
       if (booking) {
         const jobs = await notify(trx, [
           { kind: 'payment_receipt', recipientId: payment.payer_id, bookingId: booking.id, paymentId: payment.id },
@@ -72,14 +83,27 @@ export async function settleCharge(trx: Tx, payment: PaymentRow, outcome: Provid
         ]);
         return { value: paid, jobs };
       }
+      if (issue) {
+        console.error(JSON.stringify({
+          level: 'error',
+          message: 'a charge does not match its booking; not confirmed, refunded',
+          payment_id: payment.id,
+          issue,
+          received,
+          expected: current && { amount: current.total, currency: current.currency },
+        }));
+      }
+      const jobs = await notify(trx, [{ kind: 'payment_receipt', recipientId: payment.payer_id, bookingId: payment.booking_id, paymentId: payment.id }]);
+      // Never more than the payment holds (what a refund can send back of it); nothing taken, nothing to send.
+      const amount = Math.min(received.amount, payment.amount);
+      if (amount === 0) return { value: paid, jobs };
       const refund = await insertRefund(trx, {
         payment_id: payment.id,
         booking_id: payment.booking_id,
-        amount: payment.amount,
+        amount,
         currency: payment.currency,
-        reason: 'booking_unavailable',
+        reason: issue ? 'amount_mismatch' : 'booking_unavailable',
       });
-      const jobs = await notify(trx, [{ kind: 'payment_receipt', recipientId: payment.payer_id, bookingId: payment.booking_id, paymentId: payment.id }]);
       return { value: paid, jobs: [...jobs, { name: 'execute-refund', id: refund.id }] };
     }
     case 'failed':

@@ -4,6 +4,7 @@
  * an idempotency key, so the SDK's own retries and ours never move it twice.
  */
 import Stripe from 'stripe';
+import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import type { ChargeRequest, PaymentProvider, ProviderEvent, ProviderOutcome, RefundRequest, SettledOutcome } from './provider.js';
 
@@ -14,9 +15,11 @@ export interface StripeOptions {
   apiBase?: URL | undefined;
   timeoutMs?: number;
   maxNetworkRetries?: number;
+  /** WEBHOOK_TOLERANCE_SECONDS unless set. */
+  toleranceSeconds?: number | undefined;
 }
 
-/** How old a signed event may be before it is refused as a replay. */
+/** How far a signed event's timestamp may be from now, either way, by default (Stripe's own default). */
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
 
 export function stripeProvider(options: StripeOptions): PaymentProvider {
@@ -79,42 +82,119 @@ export function stripeProvider(options: StripeOptions): PaymentProvider {
       }
     },
 
-    parseEvent: (rawBody, signature) => parseStripeEvent(rawBody, signature, options.webhookSecret),
+    parseEvent: (rawBody, signature) => parseStripeEvent(rawBody, signature, options.webhookSecret, options.toleranceSeconds),
   };
+}
+
+// The shape of the events we read. The signature proves who sent an event, not
+// that its payload is well formed (a sender can have a bug, and the local
+// provider's secret may be known): every field we use is checked here, so that a
+// malformed event is a 400 and never reaches a query (a NUL in a text column, a
+// missing object) as a 500. Unknown fields are kept, as Stripe adds them freely.
+
+/** Text as PostgreSQL can store it: bounded, no NUL. */
+const safeText = (max: number) => z.string().max(max).refine((value) => !value.includes('\0'), 'must not contain NUL');
+/** A provider object's id (pi_..., re_..., evt_...). */
+const providerId = z.string().regex(/^[A-Za-z0-9_]{1,255}$/, 'must be a provider id (letters, digits and _, at most 255)');
+// Amounts are PostgreSQL integers here (int4): a larger one cannot be one of ours.
+const minorAmount = z.number().int().min(0).max(2_147_483_647);
+const currencyCode = z.string().regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code');
+const metadataSchema = z.record(safeText(40), safeText(500)).nullish();
+
+const envelopeSchema = z.looseObject({
+  id: providerId,
+  type: z.string().regex(/^[a-z0-9_.]{1,100}$/, 'must be an event type such as payment_intent.succeeded'),
+  created: z.number().int().min(0),
+  data: z.looseObject({ object: z.looseObject({}) }),
+});
+
+const intentSchema = z.looseObject({
+  id: providerId,
+  amount: minorAmount.optional(),
+  amount_received: minorAmount.nullish(),
+  currency: currencyCode.optional(),
+  status: safeText(64),
+  metadata: metadataSchema,
+  payment_method: z.union([safeText(255), z.looseObject({ id: safeText(255) })]).nullish(),
+  last_payment_error: z
+    .looseObject({ code: safeText(255).nullish(), decline_code: safeText(255).nullish(), message: safeText(5000).nullish() })
+    .nullish(),
+});
+
+/** A success moves money: what was taken must be stated, as settling compares it with the booking's total. */
+const succeededIntentSchema = intentSchema.required({ amount: true, currency: true });
+
+const refundSchema = z.looseObject({
+  id: providerId,
+  amount: minorAmount.optional(),
+  currency: currencyCode.optional(),
+  status: safeText(64).nullish(),
+  failure_reason: safeText(255).nullish(),
+  metadata: metadataSchema,
+});
+
+type Intent = z.infer<typeof intentSchema>;
+
+/** Most field errors one refused event reports (the Problem's `errors` is bounded). */
+const MAX_SHAPE_ERRORS = 10;
+
+/** `schema` parsed from `value`, or ApiError validation_failed naming the bad fields under `body.<at>`. */
+function parseShape<T>(schema: z.ZodType<T>, value: unknown, at: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ApiError(
+    'validation_failed',
+    'The event is signed, but its payload does not have the shape of a provider event.',
+    result.error.issues.slice(0, MAX_SHAPE_ERRORS).map((issue) => ({
+      path: ['body', ...(at ? [at] : []), ...issue.path.map(String)].join('.'),
+      message: issue.message,
+    })),
+  );
+}
+
+function badSignature(reason: string): ApiError {
+  return new ApiError('validation_failed', 'The webhook signature does not match the payload, or its timestamp is outside the tolerance.', [
+    { path: 'header.stripe-signature', message: reason.split('\n')[0] ?? 'does not match' },
+  ]);
 }
 
 /**
  * A Stripe webhook event in our terms. The signature (HMAC-SHA256 of
- * `timestamp.body` with the endpoint secret) is checked by the SDK; the local
- * provider signs its events the same way and reads them here too.
+ * `timestamp.body` with the endpoint secret) is checked by the SDK, which
+ * refuses a timestamp older than the tolerance; one further ahead than the
+ * tolerance (which the SDK accepts) is refused here, so a signed event cannot be
+ * kept for later. The local provider signs its events the same way and reads
+ * them here too.
  */
-export function parseStripeEvent(rawBody: string, signature: string, secret: string): ProviderEvent {
-  let event: Stripe.Event;
+export function parseStripeEvent(rawBody: string, signature: string, secret: string, toleranceSeconds = WEBHOOK_TOLERANCE_SECONDS): ProviderEvent {
+  let parsed: unknown;
   try {
-    event = Stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS);
+    parsed = Stripe.webhooks.constructEvent(rawBody, signature, secret, toleranceSeconds);
   } catch (err) {
-    const reason = err instanceof Stripe.errors.StripeSignatureVerificationError ? err.message : 'The body is not a provider event.';
-    throw new ApiError('validation_failed', 'The webhook signature does not match the payload, or it is too old.', [
-      { path: 'header.stripe-signature', message: reason.split('\n')[0] ?? 'does not match' },
-    ]);
+    throw badSignature(err instanceof Stripe.errors.StripeSignatureVerificationError ? err.message : 'The body is not a provider event.');
   }
+  const timestamp = Number(/(?:^|,)\s*t=(\d{1,12})(?:,|$)/.exec(signature)?.[1]);
+  if (!(timestamp <= Math.floor(Date.now() / 1000) + toleranceSeconds)) {
+    throw badSignature(`Timestamp is more than ${toleranceSeconds} seconds in the future.`);
+  }
+  const event = parseShape(envelopeSchema, parsed, '');
   const header = { id: event.id, type: event.type, created: event.created };
-  const object = event.data.object as unknown as Record<string, unknown>;
-  const reference = text(object.id);
-  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-  if (INTENT_OUTCOME_EVENTS.has(event.type) && reference) {
-    const intent = object as unknown as Stripe.PaymentIntent;
+  if (INTENT_OUTCOME_EVENTS.has(event.type)) {
+    const shape = parseShape(intentSchema, event.data.object, 'data.object');
+    const intent = shape.status === 'succeeded' ? parseShape(succeededIntentSchema, event.data.object, 'data.object') : shape;
+    const metadata = intent.metadata ?? {};
     return {
       ...header,
       about: 'charge',
-      reference,
+      reference: intent.id,
       outcome: intentOutcome(intent) as SettledOutcome,
       paymentId: ourId(metadata.payment_id),
       recovery: chargeToRecover(intent, metadata),
     };
   }
-  if ((event.type.startsWith('refund.') || event.type === 'charge.refund.updated') && reference) {
-    return { ...header, about: 'refund', reference, outcome: refundOutcome(object as unknown as Stripe.Refund), refundId: ourId(metadata.refund_id) };
+  if (event.type.startsWith('refund.') || event.type === 'charge.refund.updated') {
+    const refund = parseShape(refundSchema, event.data.object, 'data.object');
+    return { ...header, about: 'refund', reference: refund.id, outcome: refundOutcome(refund), refundId: ourId((refund.metadata ?? {}).refund_id) };
   }
   return { ...header, about: 'other' };
 }
@@ -131,7 +211,7 @@ const ourId = (value: unknown): string | undefined => {
 };
 
 /** What records a charge we have no row of, when the PaymentIntent carries all of it (our metadata, a whole positive amount). */
-function chargeToRecover(intent: Stripe.PaymentIntent, metadata: Record<string, unknown>) {
+function chargeToRecover(intent: Intent, metadata: Record<string, unknown>) {
   const paymentId = ourId(metadata.payment_id);
   const bookingId = ourId(metadata.booking_id);
   const payerId = ourId(metadata.payer_id);
@@ -139,15 +219,32 @@ function chargeToRecover(intent: Stripe.PaymentIntent, metadata: Record<string, 
   const currency = text(intent.currency);
   if (!paymentId || !bookingId || !payerId) return undefined;
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || !currency) return undefined;
-  const method = text(intent.payment_method) ?? '';
+  const method = (typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id) ?? '';
   return { paymentId, bookingId, payerId, amount, currency: currency.toUpperCase(), paymentMethod: /^[A-Za-z0-9_]{1,255}$/.test(method) ? method : 'unknown' };
 }
 
 /** The one mapping of a PaymentIntent's status to our outcome: the charge's answer, a lookup, and the events. */
-function intentOutcome(intent: Stripe.PaymentIntent): ProviderOutcome {
+/** What intentOutcome reads of a PaymentIntent: the SDK's answer or an event's checked object. */
+interface IntentLike {
+  id: string;
+  status: string;
+  amount?: number | undefined;
+  currency?: string | undefined;
+  amount_received?: number | null | undefined;
+  last_payment_error?: { code?: string | null | undefined; decline_code?: string | null | undefined; message?: string | null | undefined } | null | undefined;
+}
+
+function intentOutcome(intent: IntentLike): ProviderOutcome {
   switch (intent.status) {
     case 'succeeded':
-      return { status: 'succeeded', reference: intent.id };
+      // What was taken: amount_received where Stripe says it, else the intent's amount (events always state them).
+      return {
+        status: 'succeeded',
+        reference: intent.id,
+        received: intent.amount !== undefined && intent.currency !== undefined
+          ? { amount: intent.amount_received ?? intent.amount, currency: intent.currency.toUpperCase() }
+          : undefined,
+      };
     case 'processing':
       return { status: 'pending', reference: intent.id };
     case 'requires_action':
@@ -178,7 +275,7 @@ function intentOutcome(intent: Stripe.PaymentIntent): ProviderOutcome {
 }
 
 /** The one mapping of a Refund's status to our outcome: the refund's answer and the events. */
-function refundOutcome(refund: Stripe.Refund): SettledOutcome {
+function refundOutcome(refund: Pick<Stripe.Refund, 'id'> & { status?: string | null | undefined; failure_reason?: string | null | undefined }): SettledOutcome {
   if (refund.status === 'succeeded') return { status: 'succeeded', reference: refund.id };
   if (refund.status === 'failed' || refund.status === 'canceled') {
     return { status: 'failed', reference: refund.id, failureCode: refund.failure_reason ?? 'refund_failed', failureMessage: `The provider reports the refund ${refund.status}.` };

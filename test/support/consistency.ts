@@ -40,11 +40,12 @@ const rules: Rule[] = [
       where service_fee <> ((subtotal + cleaning_fee)::bigint * ${basisPoints} + 5000) / 10000`,
   },
   {
-    name: 'payment: the booking\'s total and currency, paid by its guest',
+    name: 'payment: the booking\'s total and currency, paid by its guest (unless recorded as a mismatch, which confirms nothing)',
     query: () => sql<{ id: string; problem: string }>`
       select p.id, format('amount %s %s by %s; booking total %s %s of guest %s', p.amount, p.currency, p.payer_id, b.total, b.currency, b.guest_id) as problem
       from payments p join bookings b on b.id = p.booking_id
-      where p.amount <> b.total or p.currency <> b.currency or p.payer_id <> b.guest_id`,
+      where ((p.amount <> b.total or p.currency <> b.currency) and p.settlement_issue is distinct from 'amount_mismatch' and p.settlement_issue is distinct from 'currency_mismatch')
+        or p.payer_id <> b.guest_id`,
   },
   {
     name: 'payment refunded_amount = the sum of its succeeded refunds',
@@ -77,7 +78,7 @@ const rules: Rule[] = [
     query: () => sql<{ id: string; problem: string }>`
       select b.id, format('pending with a %s payment %s', p.status, p.id) as problem
       from bookings b join payments p on p.booking_id = b.id
-      where b.status = 'pending' and p.status in ${TOOK_MONEY}`,
+      where b.status = 'pending' and p.status in ${TOOK_MONEY} and p.settlement_issue is null`,
   },
   {
     name: 'cancelled booking: a refund (possibly of 0) exactly when it was paid, equal to its cancellation refund row',
@@ -85,7 +86,7 @@ const rules: Rule[] = [
       select b.id, format('refund_amount %s (%s), paid %s, cancellation refund %s (%s)', b.refund_amount, b.refund_status, paid.id is not null, r.amount, r.status) as problem
       from bookings b
       left join payments paid on paid.booking_id = b.id and paid.status in ${TOOK_MONEY}
-        and not exists (select 1 from refunds u where u.payment_id = paid.id and u.reason = 'booking_unavailable')
+        and not exists (select 1 from refunds u where u.payment_id = paid.id and u.reason in ('booking_unavailable', 'amount_mismatch'))
       left join refunds r on r.booking_id = b.id and r.reason = 'cancellation'
       where b.status = 'cancelled'
         and ((b.refund_amount is not null) <> (paid.id is not null)
@@ -103,6 +104,17 @@ const rules: Rule[] = [
       where p.status in ${TOOK_MONEY} and (b.status = 'expired' or u.id is not null)
       group by p.id, b.status
       having coalesce(sum(u.amount), 0) <> p.amount`,
+  },
+  {
+    name: 'a charge that did not match its booking confirmed nothing, and what it took is being refunded',
+    query: () => sql<{ id: string; problem: string }>`
+      select p.id, format('%s payment (%s) for a %s booking, mismatch refunds %s', p.status, p.settlement_issue, b.status, count(u.id)) as problem
+      from payments p
+      join bookings b on b.id = p.booking_id
+      left join refunds u on u.payment_id = p.id and u.reason = 'amount_mismatch'
+      where p.settlement_issue in ('amount_mismatch', 'currency_mismatch')
+      group by p.id, b.status
+      having count(u.id) <> 1 or b.status in ('confirmed', 'completed')`,
   },
   {
     name: 'property ratings: review_count and rating_sum of its live reviews',
