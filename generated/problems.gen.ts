@@ -4,6 +4,7 @@
 export const problemCodes = {
   validation_failed: { status: 400, title: "The request is not valid" },
   malformed_json: { status: 400, title: "The request body is not valid JSON" },
+  query_too_costly: { status: 400, title: "The GraphQL query is too costly" },
   unauthenticated: { status: 401, title: "Authentication required" },
   invalid_credentials: { status: 401, title: "Wrong email or password" },
   card_declined: { status: 402, title: "The card was declined" },
