@@ -15,7 +15,7 @@
  * multiplies only by literal `first`/`last` arguments, so it could not count our
  * `limit` (nor a limit given as a variable).
  */
-import { GraphQLError, isObjectType, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Plugin } from 'graphql-yoga';
 import type { Document } from 'openapi-backend';
@@ -67,11 +67,6 @@ function estimator(schema: GraphQLSchema, sizes: Map<string, PageSize>): Complex
   };
 }
 
-/** The cost of one operation of a query, with its variables. */
-export function queryCost(schema: GraphQLSchema, spec: Document, query: Parameters<typeof getComplexity>[0]['query'], variables?: Record<string, unknown>, operationName?: string): number {
-  return getComplexity({ schema, query, variables: variables ?? {}, operationName, estimators: [estimator(schema, pageSizes(spec))] });
-}
-
 /**
  * Refuses a query over `maxCost` before any resolver runs, with a GraphQL error whose
  * `extensions` hold `code: query_too_costly`, `status: 400`, the `cost` and the `limit`.
@@ -80,20 +75,30 @@ export function queryCost(schema: GraphQLSchema, spec: Document, query: Paramete
 export function costLimitPlugin(spec: Document, maxCost: number): Plugin {
   const sizes = pageSizes(spec);
   const estimators = new WeakMap<GraphQLSchema, ComplexityEstimator>();
+  // yoga reuses the parsed document of a repeated query, so its cost (which depends only on the
+  // schema, the operation and the variables) is remembered with it: walking the query each time
+  // was 7 % of a getProperty request's CPU.
+  const known = new WeakMap<DocumentNode, Map<string, number>>();
+  const costOf = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined) => {
+    const key = JSON.stringify([operationName ?? null, variables]);
+    const costs = known.get(document) ?? new Map<string, number>();
+    known.set(document, costs);
+    let cost = costs.get(key);
+    if (cost === undefined) {
+      let estimate = estimators.get(schema);
+      if (!estimate) estimators.set(schema, (estimate = estimator(schema, sizes)));
+      cost = getComplexity({ schema, query: document, variables, operationName, estimators: [estimate] });
+      // Bounded: a query sent with ever new variables keeps only its latest costs.
+      if (costs.size >= 64) costs.clear();
+      costs.set(key, cost);
+    }
+    return cost;
+  };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      if (!isObjectType(args.schema.getQueryType())) return;
-      let estimate = estimators.get(args.schema);
-      if (!estimate) estimators.set(args.schema, (estimate = estimator(args.schema, sizes)));
       let cost: number;
       try {
-        cost = getComplexity({
-          schema: args.schema,
-          query: args.document,
-          variables: (args.variableValues ?? {}) as Record<string, unknown>,
-          operationName: args.operationName ?? undefined,
-          estimators: [estimate],
-        });
+        cost = costOf(args.schema, args.document, (args.variableValues ?? {}) as Record<string, unknown>, args.operationName ?? undefined);
       } catch {
         // Variables that do not fit their types: execution reports that itself, before any resolver runs.
         return;
