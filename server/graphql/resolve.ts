@@ -170,7 +170,11 @@ function operationResolver(operation: HttpOperation): GraphQLFieldResolver<unkno
   return async (_root, args: Record<string, unknown>, context) => {
     const request = toDispatchRequest(operation, args, context);
     // Reads within one GraphQL request are made once each (aliases of the same read share it).
-    const result = operation.method === 'GET' ? await reads(context).load(request) : await dispatchSafely(context, request);
+    if (operation.method === 'GET') return settle(await reads(context).load(request), context);
+    const result = await dispatchSafely(context, request);
+    // A change may make what this request has read stale; mutations run one after another, so
+    // links of the next one read afresh.
+    context.loaders?.clear();
     return settle(result, context);
   };
 }
