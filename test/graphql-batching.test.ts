@@ -12,7 +12,7 @@ import * as api from '../generated/client/sdk.gen.js';
 import { insertProperties } from '../db/properties.js';
 import { insertUsers } from '../db/users.js';
 import { graphqlRequest } from '../scripts/walk-graphql.js';
-import { createBooking, createHost, createProperty, createUser, fromToday, uniqueEmail } from './support/factories.js';
+import { createBooking, createHost, createProperty, createUser, fromToday, insertPastStay, uniqueEmail } from './support/factories.js';
 import { useTestApp } from './support/app.js';
 
 const { server } = useTestApp();
@@ -131,5 +131,26 @@ describe('identical reads within one request', () => {
     expect(twice.result.errors).toBeUndefined();
     expect(twice.result.data).toEqual({ a: { id: property.id }, b: { name: property.name } });
     expect(twice.statements).toBe(once.statements);
+  });
+});
+
+describe('reads after a change in the same request', () => {
+  it('a mutation\'s links read afresh: a listing renamed between two mutations shows its new name', async () => {
+    const property = await createProperty(server.client, undefined, { name: 'Name before' });
+    const guest = await createUser(server.client);
+    const booking_id = await insertPastStay(server, { guest, property, checkIn: fromToday(-4), checkOut: fromToday(-2) });
+    const { data: review } = await api.createReview({ client: server.client, auth: guest.token, body: { booking_id, rating: 5, comment: 'Lovely.' } });
+    const reply = await gql<{ first: { property: { name: string } }; second: { property: { name: string } } }>(
+      `mutation ($review: UUID!, $property: UUID!) {
+        first: replyToReview(review_id: $review, input: { comment: "Thanks!" }) { property { name } }
+        rename: updateProperty(property_id: $property, input: { name: "Name after" }) { id }
+        second: replyToReview(review_id: $review, input: { comment: "Thanks again!" }) { property { name } }
+      }`,
+      { review: review!.id, property: property.id },
+      property.host.token,
+    );
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data!.first.property.name).toBe('Name before');
+    expect(reply.data!.second.property.name).toBe('Name after');
   });
 });
