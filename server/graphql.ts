@@ -81,6 +81,8 @@ async function buildGraphQLSchema(spec: Document): Promise<GraphQLSchema> {
     }) as never,
   });
   const schema = withPlainStrings(loaded);
+  // Last, on the schema as served: resolvers and the cost estimator know fields by identity, and
+  // read the loader's directives (any later renaming of types must come before this, keeping them).
   wireResolvers(schema);
   return schema;
 }
