@@ -7,6 +7,7 @@ export const problemCodes = {
   malformed_request: { status: 400, title: "The request is not valid HTTP" },
   request_timeout: { status: 408, title: "The request took too long to arrive" },
   headers_too_large: { status: 431, title: "Request headers too large" },
+  query_too_costly: { status: 400, title: "The GraphQL query is too costly" },
   unauthenticated: { status: 401, title: "Authentication required" },
   invalid_credentials: { status: 401, title: "Wrong email or password" },
   card_declined: { status: 402, title: "The card was declined" },

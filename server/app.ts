@@ -177,7 +177,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     };
   });
   // GraphQL reads its own body (with the same size limit), so it is routed before the JSON body parser.
-  const graphql = graphqlMiddleware(await loadGraphQLSchema(spec, api.dispatch, logFunction(logger)), deps.config);
+  const graphql = graphqlMiddleware(await loadGraphQLSchema(spec), spec, { dispatch: api.dispatch, deps, log: logFunction(logger) });
   infra.get(GRAPHQL_PATH, withGraphiqlCsp(graphql));
   infra.post(GRAPHQL_PATH, graphql);
   koa.use(infra.routes());

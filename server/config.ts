@@ -91,7 +91,7 @@ const fields = {
   graphqlIntrospection: dependentFlag('GRAPHQL_INTROSPECTION', 'answer GraphQL introspection queries (`__schema`, `__type`)', 'on unless production'),
   graphqlGraphiql: dependentFlag('GRAPHQL_GRAPHIQL', 'serve the GraphiQL page at `GET /graphql`', 'on unless production'),
   graphqlMaxDepth: integer('GRAPHQL_MAX_DEPTH', 'deepest selection a GraphQL query may nest', 8),
-  graphqlMaxCost: integer('GRAPHQL_MAX_COST', 'highest cost a GraphQL query may have (graphql-armor: objects 2, scalars 1, x1.5 per level)', 5000),
+  graphqlMaxCost: integer('GRAPHQL_MAX_COST', 'highest cost a GraphQL query may have: each field 1, each REST call (root field or link) 10 more, a page `limit` times its children (docs/graphql.md)', 5000),
   graphqlMaxAliases: integer('GRAPHQL_MAX_ALIASES', 'most aliases in one GraphQL query (each aliased field can be one more REST call)', 15),
   paymentProvider: dependentOneOf('PAYMENT_PROVIDER', ['stripe', 'local'],
     'who moves the money: `stripe`, or `local` (offline, Stripe\'s test payment methods)', '`stripe` with a key, else `local`'),

@@ -4,8 +4,11 @@
  * operation of the spec becomes a field named after its operationId (GETs as
  * queries, the rest as mutations), the spec's response `links` become nested
  * fields, and each field calls the REST layer in process through the same
- * `dispatch` the Koa app uses, so routing, validation, authentication,
- * authorization and business rules are the REST ones by construction.
+ * `dispatch` the Koa app uses (server/graphql/resolve.ts), so routing, validation,
+ * authentication, authorization and business rules are the REST ones by
+ * construction. The schema is built once per process and spec; each request brings
+ * the server's dispatch in its context. Costs are counted before running
+ * (server/graphql/cost.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'koa';
@@ -18,13 +21,10 @@ import {
   isListType,
   isScalarType,
   isNonNullType,
-  isObjectType,
   Kind,
   lexicographicSortSchema,
   NoSchemaIntrospectionCustomRule,
   printSchema,
-  type GraphQLField,
-  type GraphQLFieldResolver,
   type GraphQLNamedType,
   type GraphQLSchema,
   type GraphQLType,
@@ -34,63 +34,56 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { loadGraphQLSchemaFromOpenAPI } from '@omnigraph/openapi';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
-import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import type { Document } from 'openapi-backend';
-import type { Api, DispatchResult } from './api.js';
 import type { Config } from './config.js';
-import { ApiError, toApiError, toProblem, type Problem } from './errors.js';
+import { ApiError } from './errors.js';
+import { costLimitPlugin } from './graphql/cost.js';
+import { wireResolvers, type GraphQLContext, type RestAccess } from './graphql/resolve.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
-/** The loader builds URLs from an endpoint; this one is never resolved, as no request leaves the process. */
+/** The loader builds URLs from an endpoint; none is ever built, as the resolvers dispatch in process. */
 const IN_PROCESS_ENDPOINT = 'http://rest.in-process';
 
-/** What each GraphQL request carries down to the REST calls it makes. */
-interface GraphQLContext {
-  requestId: string;
-  authorization?: string;
+/**
+ * Schemas built in this process, by spec: building one (the loader reading the whole
+ * spec) costs about a second, and nothing in it depends on a server, whose dispatch
+ * travels in each request's context instead. A test process starting several servers
+ * on one spec builds it once.
+ */
+const schemas = new Map<string, Promise<GraphQLSchema>>();
+
+/** The schema of a spec, built on first use and shared by every server of the process. */
+export function loadGraphQLSchema(spec: Document): Promise<GraphQLSchema> {
+  const key = JSON.stringify(spec);
+  let schema = schemas.get(key);
+  if (!schema) {
+    schema = buildGraphQLSchema(spec);
+    // A spec that failed to build is not remembered: the next start reports it again.
+    schema.catch(() => schemas.delete(key));
+    schemas.set(key, schema);
+  }
+  return schema;
 }
 
-type Dispatch = Api['dispatch'];
-type Log = (line: Record<string, unknown>) => void;
-
-/**
- * The schema, built from the spec with a fetch that hands each request to
- * `dispatch`. The shape does not depend on `dispatch`, so `npm run generate`
- * prints the same schema without a server.
- */
-export async function loadGraphQLSchema(spec: Document, dispatch: Dispatch, log: Log = () => {}): Promise<GraphQLSchema> {
+async function buildGraphQLSchema(spec: Document): Promise<GraphQLSchema> {
   const loaded = await loadGraphQLSchemaFromOpenAPI('staybook', {
     // The loader mutates the document it is given (titles for untitled schemas).
     source: structuredClone(spec) as unknown as string,
     endpoint: IN_PROCESS_ENDPOINT,
-    // Error responses become GraphQL errors (below) rather than a `Problem` member of
+    // Error responses become GraphQL errors (resolve.ts) rather than a `Problem` member of
     // a union per operation, which clients would have to remember to ask for.
     ignoreErrorResponses: true,
     getScalarForFormat: (format) => (format === 'date' ? calendarDate : undefined),
-    operationHeaders: {
-      Authorization: '{context.authorization}',
-      'X-Request-Id': '{context.requestId}',
-    },
-    fetch: (async (url: string, init?: RequestInit, context?: GraphQLContext) =>
-      toResponse(await dispatchInProcess(dispatch, url, init, context?.requestId ?? 'graphql', log))) as never,
+    fetch: (() => {
+      throw new Error('GraphQL fields dispatch to REST in process (server/graphql/resolve.ts), never through fetch.');
+    }) as never,
   });
   const schema = withPlainStrings(loaded);
-  for (const rootType of [schema.getQueryType(), schema.getMutationType()]) {
-    for (const field of Object.values(rootType?.getFields() ?? {})) {
-      // Links resolve through these same root fields, so nested calls get problem errors too.
-      if (field.resolve) field.resolve = withProblemErrors(field, field.resolve);
-    }
-  }
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type)) continue;
-    for (const field of Object.values(type.getFields())) {
-      if (field.resolve && field.astNode?.directives?.some((directive) => directive.name.value === 'oas_link')) {
-        field.resolve = withLinkSource(field.resolve);
-      }
-    }
-  }
+  // Last, on the schema as served: resolvers and the cost estimator know fields by identity, and
+  // read the loader's directives (any later renaming of types must come before this, keeping them).
+  wireResolvers(schema);
   return schema;
 }
 
@@ -124,100 +117,6 @@ export function printGraphQLSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-/** Turns a Mesh fetch into a REST dispatch, and anything it throws into the same problem the REST API answers. */
-async function dispatchInProcess(dispatch: Dispatch, url: string, init: RequestInit | undefined, requestId: string, log: Log): Promise<DispatchResult> {
-  const target = new URL(url);
-  const query: Record<string, string | string[]> = {};
-  for (const [name, value] of target.searchParams) {
-    const seen = query[name];
-    query[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
-  }
-  const headers: Record<string, string> = {};
-  new Headers(init?.headers).forEach((value, name) => {
-    headers[name] = value;
-  });
-  const text = typeof init?.body === 'string' ? init.body : undefined;
-  try {
-    return await dispatch(
-      { method: init?.method ?? 'GET', path: target.pathname, query, headers, body: text === undefined ? undefined : JSON.parse(text) },
-      requestId,
-    );
-  } catch (err) {
-    const { error, unexpected } = toApiError(err);
-    if (unexpected) log({ level: 'error', request_id: requestId, message: 'unexpected error', error: String((err as Error)?.stack ?? err) });
-    return { status: error.status, headers: error.headers, body: toProblem(error, requestId) };
-  }
-}
-
-function toResponse(result: DispatchResult): Response {
-  const empty = result.body === undefined || result.status === 204 || result.status === 304;
-  const headers = new Headers(result.headers);
-  if (!empty) headers.set('Content-Type', result.status >= 400 ? 'application/problem+json' : 'application/json');
-  return new Response(empty ? null : JSON.stringify(result.body), { status: result.status, headers });
-}
-
-/**
- * Mesh reports a non-2xx answer as an error whose extensions hold the whole HTTP
- * exchange. Clients get the problem instead (see `problemError`). A call this layer
- * refuses itself is turned into a problem by the same `toProblem` REST answers with.
- */
-function withProblemErrors(
-  field: GraphQLField<unknown, GraphQLContext>,
-  resolve: GraphQLFieldResolver<unknown, GraphQLContext>,
-): GraphQLFieldResolver<unknown, GraphQLContext> {
-  const required = field.args.filter((arg) => isNonNullType(arg.type)).map((arg) => arg.name);
-  return async (root, args: Record<string, unknown>, context, info) => {
-    // A link whose source field is absent would call another path (`/users/` instead of `/users/{user_id}`).
-    const missing = required.filter((name) => args[name] === undefined || args[name] === null);
-    if (missing.length > 0) {
-      return problemError(toProblem(new ApiError('validation_failed', `${field.name} needs ${missing.join(', ')}.`), context.requestId));
-    }
-    const result = await resolve(root, args, context, info);
-    if (!(result instanceof Error)) return result;
-    const response = (result as GraphQLError).extensions?.response as { status?: number; body?: unknown } | undefined;
-    if (typeof response?.status !== 'number') return result;
-    // 304, the one bodiless non-2xx: If_None_Match matched the current ETag. Not a problem, so not a problem code.
-    if (response.status === 304) {
-      return new GraphQLError('The REST operation answered 304 without a body.', { extensions: { code: 'not_modified', status: 304 } });
-    }
-    // Every other REST refusal carries its problem (server/app.ts and dispatchInProcess answer every error with toProblem).
-    if (isProblem(response.body)) return problemError(response.body);
-    const error = new ApiError('internal_error', `The REST operation answered ${response.status} without a problem document.`);
-    return problemError(toProblem(error, context.requestId));
-  };
-}
-
-/**
- * A problem as GraphQL reports it: its `detail` as the message, and its `code`,
- * `status`, field `errors` and `request_id` as extensions. graphql-js adds the
- * field's location and path to a returned error.
- */
-function problemError(problem: Problem): GraphQLError {
-  return new GraphQLError(problem.detail, {
-    extensions: {
-      code: problem.code,
-      status: problem.status,
-      ...(problem.errors ? { errors: problem.errors } : {}),
-      ...(problem.request_id ? { request_id: problem.request_id } : {}),
-    },
-  });
-}
-
-/**
- * Mesh reads a link's parameters (`$response.body#/host_id`) from metadata it puts
- * only on the object a REST call returned. A resource nested in a list page has
- * none, so it is given the same view of itself: the link then works on
- * `listProperties { data { host { name } } }` as on `getProperty { host { name } }`.
- */
-function withLinkSource(resolve: GraphQLFieldResolver<unknown, GraphQLContext>): GraphQLFieldResolver<unknown, GraphQLContext> {
-  return (root, args, context, info) => {
-    if (typeof root === 'object' && root !== null && !('$response' in root)) {
-      Object.defineProperty(root, '$response', { value: { body: root } });
-    }
-    return resolve(root, args, context, info);
-  };
-}
-
 /**
  * Stay dates are calendar dates. The loader's default `Date` scalar turns them into
  * JavaScript Dates, which reach REST as timestamps; this one keeps `YYYY-MM-DD` as
@@ -237,9 +136,6 @@ function asCalendarDate(value: unknown): string {
   throw new GraphQLError('A Date is a string YYYY-MM-DD.');
 }
 
-function isProblem(body: unknown): body is Problem {
-  return typeof body === 'object' && body !== null && typeof (body as Problem).code === 'string' && typeof (body as Problem).status === 'number';
-}
 
 /** Refuses introspection queries when the deployment turns introspection off. */
 const noIntrospection: Plugin = {
@@ -248,9 +144,40 @@ const noIntrospection: Plugin = {
   },
 };
 
-/** The Koa middleware serving GET and POST /graphql (and the GraphiQL page) with the deployment's limits. */
-export function graphqlMiddleware(schema: GraphQLSchema, config: Config): Middleware {
-  const yoga = createYoga<GraphQLContext>({
+/** graphql-js's hints: `Did you mean "name"?`, `Did you mean the enum value "wifi"?`. */
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+/**
+ * Drops graphql-js's "Did you mean …" hints from every error, which would otherwise
+ * spell out the schema that turning introspection off hides. It works on the finished
+ * result, so it also covers variables refused during execution; graphql-armor's
+ * block-field-suggestions only sees validation errors and misses "Did you mean the
+ * enum value …", which is why it is not used.
+ */
+const noSuggestions: Plugin = {
+  onResultProcess({ result, setResult }) {
+    const hide = (one: unknown) => {
+      const errors = (one as { errors?: GraphQLError[] }).errors;
+      if (!errors?.some((error) => SUGGESTION.test(error.message))) return one;
+      return {
+        ...(one as object),
+        errors: errors.map((error) => new GraphQLError(error.message.replace(SUGGESTION, ''), {
+          nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: error.extensions,
+        })),
+      };
+    };
+    if (Array.isArray(result)) setResult(result.map(hide) as typeof result);
+    else if (typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result)) setResult(hide(result) as typeof result);
+  },
+};
+
+/**
+ * The Koa middleware serving GET and POST /graphql (and the GraphiQL page) with the
+ * deployment's limits; every field calls `rest.dispatch`, the server's REST layer.
+ */
+export function graphqlMiddleware(schema: GraphQLSchema, spec: Document, rest: RestAccess): Middleware {
+  const { config } = rest.deps;
+  const yoga = createYoga<{ requestId: string }, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     graphiql: config.graphqlGraphiql ? { title: 'Staybook GraphQL', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
@@ -261,12 +188,13 @@ export function graphqlMiddleware(schema: GraphQLSchema, config: Config): Middle
     maskedErrors: true,
     logging: false,
     multipart: false,
-    context: ({ request }) => ({ authorization: request.headers.get('authorization') ?? undefined }),
+    context: ({ request, requestId }) => ({ requestId, authorization: request.headers.get('authorization') ?? undefined, rest }),
     plugins: [
       maxDepthPlugin({ n: config.graphqlMaxDepth, exposeLimits: true }),
-      costLimitPlugin({ maxCost: config.graphqlMaxCost, exposeLimits: true }),
       maxAliasesPlugin({ n: config.graphqlMaxAliases, exposeLimits: true }),
+      costLimitPlugin(spec, config.graphqlMaxCost),
       ...(config.graphqlIntrospection ? [] : [noIntrospection]),
+      ...(config.nodeEnv === 'production' ? [noSuggestions] : []),
     ],
   });
 
