@@ -163,8 +163,9 @@ describe('while PostgreSQL is down', () => {
     expectAlive();
 
     const problems: Answer[] = [];
-    for (const server of servers) {
-      problems.push(await call(`${server.url}/properties?city=Porto`));
+    for (const [index, server] of servers.entries()) {
+      // A search nobody made before: the read cache (Redis is up) may still answer the ones the load made.
+      problems.push(await call(`${server.url}/properties?city=Porto&guests=${7 + index}`));
       problems.push(await call(`${server.url}/users/me`, { token: guestToken }));
       problems.push(await call(`${server.url}/auth/login`, { method: 'POST', body: { email: uniqueEmail('any'), password: 'whatever it is' } }));
       const ready = await call(`${server.url}/readyz`);
