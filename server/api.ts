@@ -122,7 +122,7 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
 
   api.registerSecurityHandler('bearerAuth', async (c: Context, state: RequestState) => {
     const header = c.request.headers.authorization;
-    state.auth = await authenticate(Array.isArray(header) ? header[0] : header, state.deps.db, state.deps.sessions);
+    state.auth = await authenticate(Array.isArray(header) ? header[0] : header, state.deps.sessions);
     return state.auth;
   });
 
