@@ -11,6 +11,7 @@ import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { authenticate, type AuthUser } from './auth.js';
 import { ApiError, invalidFields, type FieldError } from './errors.js';
+import { installRouteTable } from './routing.js';
 import type { Deps, Handlers, OperationInput } from './operations.js';
 
 export interface DispatchRequest {
@@ -95,6 +96,8 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
     },
   });
   await api.init();
+  // Route from a table compiled once, not from a list and RegExps rebuilt per request (routing.ts).
+  const routes = installRouteTable(api);
 
   const operationIds = api.getOperations().map((operation) => operation.operationId as string);
   const missing = operationIds.filter((id) => !(id in handlers));
@@ -147,7 +150,7 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
       throw new ApiError('not_found', `There is no ${c.request.method.toUpperCase()} ${c.request.path}.`);
     },
     methodNotAllowed: (c: Context) => {
-      const allowed = allowedMethods(api.getOperations(), c.request.path);
+      const allowed = routes.allowed(c.request.path);
       throw new ApiError('method_not_allowed', `${c.request.method.toUpperCase()} is not allowed here; use ${allowed}.`, undefined, {
         Allow: allowed,
       });
@@ -218,10 +221,3 @@ export function toFieldErrors(errors: ErrorObject[]): FieldError[] {
   return result;
 }
 
-
-function allowedMethods(operations: Operation[], path: string): string {
-  const methods = operations
-    .filter((operation) => new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
-    .map((operation) => operation.method.toUpperCase());
-  return [...new Set(methods)].sort().join(', ');
-}
