@@ -1,12 +1,14 @@
 /**
- * node --import tsx scripts/bench/profile.ts [--root <checkout>] [--seconds 10] [--top 15]
+ * node --import tsx scripts/bench/profile.ts [--root <checkout>] [--seconds 10] [--top 15] [--pipeline]
  *
  * Where a request's time goes: starts one production-mode server of the checkout
  * (`--root`, default this one) under `node --cpu-prof`, on a database of its own
  * with the demo data and a signed-in guest, sends signed-in `GET /properties/{id}`
  * for a while, stops it, and prints the functions with the most self time (from
  * the .cpuprofile, which it keeps under bench-results/). Run it on an old checkout
- * and on this one to see what a change took away.
+ * and on this one to see what a change took away. With `--pipeline`, the server is
+ * P3's (scripts/bench/baselines.ts pipeline: getProperty answering without the
+ * database), so the profile shows the pipeline's own cost.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +27,7 @@ const value = (name: string, fallback: string) => {
 const root = path.resolve(value('root', repoRoot));
 const seconds = Number(value('seconds', '10'));
 const top = Number(value('top', '15'));
+const pipelineOnly = args.includes('--pipeline');
 const adminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const name = `staybook_profile_${process.pid}`;
 const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${name}` }).toString();
@@ -53,7 +56,9 @@ try {
   );
   await db.end();
 
-  const server = await startNode(path.join(root, 'server/main.ts'), {
+  const server = await startNode(path.join(root, pipelineOnly ? 'scripts/bench/baselines.ts' : 'server/main.ts'), {
+    args: pipelineOnly ? ['pipeline', property] : [],
+    pattern: pipelineOnly ? /pipeline listening on (http:\/\/\S+)/ : undefined,
     nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
     env: {
       NODE_ENV: 'production', PORT: '0', DATABASE_URL: databaseUrl, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
