@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --size small|large|xl] [--quick] [--only P1,P3] [--compare bench-results/<file>.json]
- *                  [--rounds N] [--seconds S] [--throwaway]
+ *                  [--rounds N] [--seconds S] [--throwaway | --fresh]
  *
  * Starts what it needs and measures Staybook beside baselines, in the same run,
  * in alternating rounds (scripts/bench/load.ts):
@@ -15,7 +15,8 @@
  *
  * PostgreSQL: a database `staybook_bench_<size>` on BENCH_POSTGRES_URL (default the
  * local server), created and seeded with `npm run db:seed -- --size <size>` when
- * missing and kept for the next run (`--throwaway`: a new one, dropped at the end).
+ * missing and kept for the next run (`--fresh`: dropped and made again first, e.g. when
+ * the seed refuses data of another size; `--throwaway`: a new one, dropped at the end).
  * Redis: REDIS_URL (default local), under a key prefix of this run, removed at the end.
  * Servers run in production mode, rate limits off, each in its own process.
  * Results go to bench-results/<timestamp>.json (git-ignored).
@@ -92,6 +93,7 @@ async function prepareDatabase(): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
+    if (flag('fresh')) await admin.query(`drop database if exists "${databaseName}" with (force)`);
     const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [databaseName]);
     if (!rowCount) await admin.query(`create database "${databaseName}"`);
   } finally {
@@ -106,6 +108,8 @@ async function prepareDatabase(): Promise<void> {
     cwd: repoRoot,
     env: { ...process.env, DATABASE_URL: databaseUrl, NODE_ENV: 'development' },
     maxBuffer: 64 * 1024 * 1024,
+  }).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`seeding ${databaseName} failed (run again with --fresh to start from an empty database):\n${err.stderr ?? err.message}`);
   });
   console.log(`database ${databaseName} ready (${size}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
@@ -315,9 +319,11 @@ async function main(): Promise<void> {
       const second = await server();
       const plan = await prepareBookings(db, quick ? 500 : 10_000);
       const capacity = plan.properties.length * plan.slots;
-      const perSide = Math.max(1, Math.floor(Math.min(capacity, (quick ? 2 : 8) * 2000) / 2));
+      // Capped by the free stays there are; stopped after p6Seconds otherwise.
+      const perSide = Math.max(16, Math.floor(capacity / 2));
       const t0 = performance.now();
-      const results = await Promise.all([measure(bookingLoad(staybook.url, 0, plan, perSide), 0), measure(bookingLoad(second.url, 1, plan, perSide), 0)]);
+      const p6Seconds = timing.seconds * 2;
+      const results = await Promise.all([measure(bookingLoad(staybook.url, 0, plan, perSide), p6Seconds), measure(bookingLoad(second.url, 1, plan, perSide), p6Seconds)]);
       const seconds = (performance.now() - t0) / 1000;
       await stop(second);
       const created = results.reduce((sum, r) => sum + (r['2xx'] ?? 0), 0);

@@ -17,8 +17,17 @@ export interface Figures {
 
 export type Load = Omit<autocannon.Options, 'url' | 'duration'> & { url: string };
 
+/** One run; with `amount` (a cap on requests, which autocannon then runs to the end), it is still stopped after `seconds`. */
 export async function measure(load: Load, seconds: number): Promise<autocannon.Result> {
-  return autocannon({ connections: 16, ...load, duration: seconds } as autocannon.Options);
+  const instance = autocannon({ connections: 16, ...load, duration: seconds } as autocannon.Options) as unknown as PromiseLike<autocannon.Result> & {
+    stop(): void;
+  };
+  const timer = load.amount ? setTimeout(() => instance.stop(), seconds * 1000) : undefined;
+  try {
+    return await instance;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Throughput over all rounds; percentiles as the median round's. */
