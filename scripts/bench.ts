@@ -139,19 +139,24 @@ async function checkGraphql(url: string, load: Load): Promise<void> {
   if (answer.errors) throw new Error(`GraphQL at ${url} answered errors: ${JSON.stringify(answer.errors).slice(0, 500)}`);
 }
 
-/** P6: guests with sessions made in SQL (production password hashing would take minutes), and free stays to book. */
+/**
+ * P6: guests with sessions made in SQL (production password hashing would take minutes).
+ * The same guests serve every run on a kept database: made once, their sessions renewed.
+ */
 async function prepareBookings(db: pg.Client, guests: number) {
   await db.query(
     `insert into users (email, password_hash, role, name)
-     select 'bench-${run}-' || i || '@example.com', 'not-a-hash', 'guest', 'Bench guest ' || i from generate_series(1, $1) as i`,
+     select 'bench-guest-' || i || '@example.com', 'not-a-hash', 'guest', 'Bench guest ' || i from generate_series(1, $1::int) as i
+     where not exists (select 1 from users u where u.email = 'bench-guest-' || i || '@example.com')`,
     [guests],
   );
   await db.query(
     `insert into sessions (token_hash, user_id, expires_at)
-     select encode(sha256(convert_to('sbt_bench_${run}_' || substring(email from '^bench-${run}-([0-9]+)@'), 'UTF8')), 'hex'), id, now() + interval '1 day'
-     from users where email like 'bench-${run}-%'`,
+     select encode(sha256(convert_to('sbt_bench_' || substring(email from '^bench-guest-([0-9]+)@'), 'UTF8')), 'hex'), id, now() + interval '1 day'
+     from users where email like 'bench-guest-%'
+     on conflict (token_hash) do update set expires_at = excluded.expires_at`,
   );
-  const tokens = Array.from({ length: guests }, (_, i) => `sbt_bench_${run}_${i + 1}`);
+  const tokens = Array.from({ length: guests }, (_, i) => `sbt_bench_${i + 1}`);
   // Listings without a live stay in the window, so that every request books a free stay.
   const windowStart = 60;
   const slots = 20;

@@ -1,5 +1,5 @@
 /**
- * node --import tsx scripts/bench/profile.ts [--root <checkout>] [--seconds 10] [--top 15] [--pipeline]
+ * node --import tsx scripts/bench/profile.ts [--root <checkout>] [--seconds 10] [--top 15] [--pipeline] [--anonymous]
  *
  * Where a request's time goes: starts one production-mode server of the checkout
  * (`--root`, default this one) under `node --cpu-prof`, on a database of its own
@@ -28,6 +28,8 @@ const root = path.resolve(value('root', repoRoot));
 const seconds = Number(value('seconds', '10'));
 const top = Number(value('top', '15'));
 const pipelineOnly = args.includes('--pipeline');
+/** Without a token: no session read, as P1 and P3 of the bench send. */
+const anonymous = args.includes('--anonymous');
 const adminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const name = `staybook_profile_${process.pid}`;
 const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${name}` }).toString();
@@ -66,7 +68,7 @@ try {
       ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', MAIL_OUTBOX_DIR: outbox, RATE_LIMITS: 'false',
     },
   });
-  const load = { url: `${server.url}/properties/${property}`, headers: { authorization: `Bearer ${token}` } };
+  const load = { url: `${server.url}/properties/${property}`, headers: anonymous ? {} : { authorization: `Bearer ${token}` } };
   await measure(load, 2);
   // Both clocks are the system's monotonic clock: samples before this moment (start-up, warm-up) are left out.
   const measuredFrom = Number(process.hrtime.bigint() / 1000n);
