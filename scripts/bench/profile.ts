@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { measure } from './load.js';
 import { repoRoot, startNode } from './processes.js';
@@ -131,5 +132,10 @@ try {
   await admin.end();
   rmSync(profileDir, { recursive: true, force: true });
   rmSync(outbox, { recursive: true, force: true });
+  // The server's Redis keys (sessions, queue) under this run's prefix, and nobody else's.
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const keys = await redis.keys(`staybook-profile-${process.pid}:*`).catch(() => []);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
 }
 process.exit(0);
