@@ -4,6 +4,7 @@
  * the SHA-256 of their token; the token itself is never stored. Each query takes
  * the database or a transaction first.
  */
+import type { UserRole } from '../generated/client/types.gen.js';
 import type { Db, Tx } from './index.js';
 
 export interface SessionRow {
@@ -12,23 +13,38 @@ export interface SessionRow {
   expiresAt: Date;
 }
 
-/** Stores a new session, and sweeps the user's expired ones so the table cannot grow without bound. */
-export async function insertSession(db: Db, session: SessionRow): Promise<void> {
-  await db.transaction().execute(async (trx: Tx) => {
+/** A live session with its user's role: all a signed-in request needs to know about its caller. */
+export interface LiveSession extends SessionRow {
+  role: UserRole;
+}
+
+/**
+ * Stores a new session, and sweeps the user's expired ones so the table cannot grow without bound.
+ * Returns the user's role, so the session cache can be warmed with everything a request needs.
+ */
+export async function insertSession(db: Db, session: SessionRow): Promise<LiveSession> {
+  return db.transaction().execute(async (trx: Tx) => {
     await trx.deleteFrom('sessions').where('user_id', '=', session.userId).where('expires_at', '<=', new Date()).execute();
     await trx.insertInto('sessions').values({ token_hash: session.tokenHash, user_id: session.userId, expires_at: session.expiresAt }).execute();
+    const user = await trx.selectFrom('users').select('role').where('id', '=', session.userId).executeTakeFirstOrThrow();
+    return { ...session, role: user.role };
   });
 }
 
-/** The session of a token hash, unless it has expired or was revoked. */
-export async function findLiveSession(db: Db | Tx, tokenHash: string): Promise<SessionRow | undefined> {
+/**
+ * The session of a token hash with its user's role, in one query: unless the session
+ * has expired or was revoked, or its account was deleted.
+ */
+export async function findLiveSession(db: Db | Tx, tokenHash: string): Promise<LiveSession | undefined> {
   const row = await db
     .selectFrom('sessions')
-    .select(['user_id', 'expires_at'])
-    .where('token_hash', '=', tokenHash)
-    .where('expires_at', '>', new Date())
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select(['sessions.user_id', 'sessions.expires_at', 'users.role'])
+    .where('sessions.token_hash', '=', tokenHash)
+    .where('sessions.expires_at', '>', new Date())
+    .where('users.deleted_at', 'is', null)
     .executeTakeFirst();
-  return row ? { tokenHash, userId: row.user_id, expiresAt: row.expires_at } : undefined;
+  return row ? { tokenHash, userId: row.user_id, expiresAt: row.expires_at, role: row.role } : undefined;
 }
 
 /** Ends one session; returns its user, if it existed. */

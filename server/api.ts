@@ -12,6 +12,7 @@ import { authenticate, type AuthUser } from './auth.js';
 import { etagOf } from './cache.js';
 import { isApiDate } from './dates.js';
 import { ApiError, invalidFields, type FieldError } from './errors.js';
+import { installRouteTable } from './routing.js';
 import type { Deps, Handlers, OperationInput } from './operations.js';
 
 export interface DispatchRequest {
@@ -98,6 +99,8 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
     },
   });
   await api.init();
+  // Route from a table compiled once, not from a list and RegExps rebuilt per request (routing.ts).
+  const routes = installRouteTable(api);
 
   const operationIds = api.getOperations().map((operation) => operation.operationId as string);
   const missing = operationIds.filter((id) => !(id in handlers));
@@ -125,7 +128,7 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
 
   api.registerSecurityHandler('bearerAuth', async (c: Context, state: RequestState) => {
     const header = c.request.headers.authorization;
-    state.auth = await authenticate(Array.isArray(header) ? header[0] : header, state.deps.db, state.deps.sessions);
+    state.auth = await authenticate(Array.isArray(header) ? header[0] : header, state.deps.sessions);
     return state.auth;
   });
 
@@ -150,7 +153,7 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
       throw new ApiError('not_found', `There is no ${c.request.method.toUpperCase()} ${c.request.path}.`);
     },
     methodNotAllowed: (c: Context) => {
-      const allowed = allowedMethods(api.getOperations(), c.request.path);
+      const allowed = routes.allowed(c.request.path);
       throw new ApiError('method_not_allowed', `${c.request.method.toUpperCase()} is not allowed here; use ${allowed}.`, undefined, {
         Allow: allowed,
       });
@@ -222,12 +225,3 @@ export function toFieldErrors(errors: ErrorObject[]): FieldError[] {
   return result;
 }
 
-
-function allowedMethods(operations: Operation[], path: string): string {
-  const methods = operations
-    .filter((operation) => new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
-    .map((operation) => operation.method.toUpperCase());
-  // server/app.ts serves HEAD wherever GET is.
-  if (methods.includes('GET')) methods.push('HEAD');
-  return [...new Set(methods)].sort().join(', ');
-}

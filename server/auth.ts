@@ -3,9 +3,8 @@
  * openapi-backend security handler for `bearerAuth` calls `authenticate`; handlers
  * then read `ctx.auth`. (Sign-in throttling lives with every other limit, in limits.ts.)
  */
-import type { Db } from '../db/index.js';
+import type { Redis } from 'ioredis';
 import type { UserRole } from '../generated/client/types.gen.js';
-import { findUserRole } from '../db/users.js';
 import { ApiError } from './errors.js';
 import type { SessionStore } from './sessions.js';
 
@@ -16,23 +15,22 @@ export interface AuthUser {
   token: string;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/;
+/** RFC 7235 section 2.1: the scheme is case-insensitive (`bearer`, `BEARER`); the token is RFC 6750's b64token. */
+const BEARER = /^Bearer +([A-Za-z0-9_\-.~+/]+=*)$/i;
 
 /** Every 401 names the scheme to use (RFC 9110 section 11.6.1); a bad token says so (RFC 6750 section 3). */
 const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
 
 export async function authenticate(
   authorization: string | undefined,
-  db: Db,
   sessions: SessionStore,
 ): Promise<AuthUser | null> {
   if (authorization === undefined) return null;
   const match = BEARER.exec(authorization.trim());
   if (!match?.[1]) throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <token>".', undefined, INVALID_TOKEN);
   const token = match[1];
+  // One round trip: the session store answers with the user's role (a cache read, or one query).
   const session = await sessions.resolve(token);
   if (!session) throw new ApiError('unauthenticated', 'The token is invalid, expired or signed out.', undefined, INVALID_TOKEN);
-  const user = await findUserRole(db, session.userId);
-  if (!user) throw new ApiError('unauthenticated', 'The account of this token no longer exists.', undefined, INVALID_TOKEN);
-  return { id: user.id, role: user.role, token };
+  return { id: session.userId, role: session.role, token };
 }

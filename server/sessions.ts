@@ -4,7 +4,11 @@
  *
  * The `sessions` table is the source of truth, shared by every server process.
  * With Redis, a cache sits in front of it: a signed-in request then costs a Redis
- * read instead of a query. Redis is only ever a cache, so a Redis restart or
+ * read instead of a query. Either way it is one round trip: the entry (or the one
+ * query joining sessions and users) carries the user's role too. The API cannot
+ * change a role; one changed in the database by an operator takes effect when the
+ * entry lapses (SESSION_CACHE_SECONDS at most); a deleted account's sessions are
+ * revoked with it, at once. Redis is only ever a cache, so a Redis restart or
  * outage signs nobody out: while it is unreachable, sessions are read from the
  * table (the wait on Redis is bounded, server/redis.ts).
  *
@@ -16,11 +20,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/index.js';
+import type { UserRole } from '../generated/client/types.gen.js';
 import { deleteSession, deleteSessionsOfUser, findLiveSession, insertSession } from '../db/sessions.js';
 import { redisIsDown } from './redis.js';
 
+/** A live session and its user's role: everything a signed-in request needs, from one read. */
 export interface SessionRecord {
   userId: string;
+  role: UserRole;
   expiresAt: Date;
 }
 
@@ -58,8 +65,7 @@ export function sessionStore(options: { db: Db; redis?: Redis | undefined; log: 
     kind: cache ? 'database+redis' : 'database',
     async create(userId, ttlSeconds) {
       const token = newToken();
-      const session = { tokenHash: hashToken(token), userId, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
-      await insertSession(db, session);
+      const session = await insertSession(db, { tokenHash: hashToken(token), userId, expiresAt: new Date(Date.now() + ttlSeconds * 1000) });
       // Warm, so that the next request finds it in Redis; a failure only costs that request a query.
       await cache?.put(session);
       return { token, expiresAt: session.expiresAt };
@@ -68,10 +74,11 @@ export function sessionStore(options: { db: Db; redis?: Redis | undefined; log: 
       const tokenHash = hashToken(token);
       const cached = await cache?.get(tokenHash);
       if (cached) return cached.expiresAt > new Date() ? cached : null;
+      // One query gives the session and its user's role (a deleted account has no live session).
       const row = await findLiveSession(db, tokenHash);
       if (!row) return null;
       void cache?.put(row);
-      return { userId: row.userId, expiresAt: row.expiresAt };
+      return { userId: row.userId, role: row.role, expiresAt: row.expiresAt };
     },
     async revoke(token) {
       const tokenHash = hashToken(token);
@@ -89,7 +96,7 @@ export function sessionStore(options: { db: Db; redis?: Redis | undefined; log: 
 interface SessionCache {
   /** The cached session, or undefined when it is not cached or Redis cannot say. */
   get(tokenHash: string): Promise<SessionRecord | undefined>;
-  put(session: { tokenHash: string; userId: string; expiresAt: Date }): Promise<void>;
+  put(session: SessionRecord & { tokenHash: string }): Promise<void>;
   /** Drops these entries; with `allBut`, every entry of the user but that one (the user's index lists them). */
   drop(userId: string | undefined, tokenHashes: string[], options?: { allBut: string | undefined }): Promise<void>;
 }
@@ -98,7 +105,7 @@ interface SessionCache {
 const MAX_PENDING_DROPS = 10_000;
 
 /**
- * The Redis side: `session:<hash>` holds `{ user_id, expires_at }`, and
+ * The Redis side: `session:<hash>` holds `{ user_id, role, expires_at }`, and
  * `user-sessions:<user id>` the hashes cached for that user. Every method gives up
  * quietly when Redis is down or slow: the table answers instead.
  */
@@ -128,16 +135,18 @@ function sessionCache(redis: Redis, log: (line: Record<string, unknown>) => void
       flushPendingDrops();
       const raw = await redis.get(sessionKey(tokenHash)).catch(failed('read'));
       if (!raw) return undefined;
-      const parsed = JSON.parse(raw) as { user_id: string; expires_at: string };
-      return { userId: parsed.user_id, expiresAt: new Date(parsed.expires_at) };
+      const parsed = JSON.parse(raw) as { user_id: string; role?: UserRole; expires_at: string };
+      // An entry written before roles were cached (a rolling deploy) is a miss: the table answers, with the role.
+      if (!parsed.role) return undefined;
+      return { userId: parsed.user_id, role: parsed.role, expiresAt: new Date(parsed.expires_at) };
     },
-    async put({ tokenHash, userId, expiresAt }) {
+    async put({ tokenHash, userId, role, expiresAt }) {
       const seconds = Math.min(SESSION_CACHE_SECONDS, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
       if (seconds <= 0 || redisIsDown(redis)) return;
       await redis
         .multi()
         // NX: a fill never overwrites; a drop always deletes.
-        .set(sessionKey(tokenHash), JSON.stringify({ user_id: userId, expires_at: expiresAt.toISOString() }), 'EX', seconds, 'NX')
+        .set(sessionKey(tokenHash), JSON.stringify({ user_id: userId, role, expires_at: expiresAt.toISOString() }), 'EX', seconds, 'NX')
         .sadd(userKey(userId), tokenHash)
         // The index lives as long as its longest-lived entry: GT extends it, NX gives a new set its first TTL.
         .expire(userKey(userId), seconds, 'GT')

@@ -222,6 +222,14 @@ describe('bearerAuth', () => {
     },
   );
 
+  // RFC 7235 section 2.1: the auth-scheme is case-insensitive (issue 13, finding 9).
+  it.each(['bearer', 'BEARER', 'bEaReR', 'Bearer  '])('accepts the scheme written "%s<token>"', async (scheme) => {
+    const result = await api.getCurrentUser({ client: server.client, headers: { Authorization: `${scheme} ${user.token}` } });
+
+    expect(result.response.status).toBe(200);
+    expect(result.data!.id).toBe(user.id);
+  });
+
   it('refuses an unknown token with 401 unauthenticated and WWW-Authenticate: Bearer', async () => {
     const result = await api.getCurrentUser({ client: server.client, auth: 'sbt_this-token-was-never-issued' });
 

@@ -229,7 +229,7 @@ function reads(context: GraphQLContext): DataLoader<DispatchRequest, DispatchRes
 async function runBatch(context: GraphQLContext, operationId: string, ids: readonly string[]): Promise<unknown[]> {
   const batch = batchReads[operationId as OperationId]!;
   try {
-    context.caller ??= authenticate(context.authorization, context.rest.deps.db, context.rest.deps.sessions);
+    context.caller ??= authenticate(context.authorization, context.rest.deps.sessions);
     const requestContext: RequestContext = { deps: context.rest.deps, auth: await context.caller, requestId: context.requestId };
     const answers = await batch(ids, requestContext);
     return answers.map((answer) => (answer instanceof ApiError ? problemError(toProblem(answer, context.requestId)) : answer));
