@@ -172,6 +172,14 @@ export interface Reviews {
   updated_at: Generated<Timestamp>;
 }
 
+export interface SeedMarker {
+  counts: Json;
+  only_row: Generated<boolean>;
+  seeded_at: Generated<Timestamp>;
+  size: string;
+  version: number;
+}
+
 export interface Sessions {
   created_at: Generated<Timestamp>;
   expires_at: Timestamp;
@@ -203,6 +211,7 @@ export interface DB {
   properties: Properties;
   refunds: Refunds;
   reviews: Reviews;
+  seed_marker: SeedMarker;
   sessions: Sessions;
   users: Users;
 }

@@ -10,6 +10,7 @@ import * as bookings from './2026-11-26T0900-bookings.js';
 import * as payments from './2026-11-26T1000-payments.js';
 import * as reviews from './2026-11-26T1100-reviews.js';
 import * as notificationClaims from './2026-11-30T1200-notification-claims.js';
+import * as searchIndexes from './2026-11-30T1400-search-indexes.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-24T1200-users-and-sessions': usersAndSessions,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-26T1000-payments': payments,
   '2026-11-26T1100-reviews': reviews,
   '2026-11-30T1200-notification-claims': notificationClaims,
+  '2026-11-30T1400-search-indexes': searchIndexes,
 };
