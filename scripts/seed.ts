@@ -95,7 +95,13 @@ try {
 /** cli-progress with rows/s beside its own ETA. */
 function progressBar(): ScaleProgress {
   const bar = new cliProgress.SingleBar(
-    { format: '{bar} {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted} | {phase}', etaBuffer: 20 },
+    {
+      format: '{bar} {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted} | {phase}',
+      etaBuffer: 20,
+      // Without a terminal (CI, a log file) a line every few seconds instead of a redrawn bar.
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = 0;
