@@ -43,6 +43,7 @@ export interface Bookings {
   expires_at: Timestamp | null;
   guest_id: string;
   guests: number;
+  host_id: string | null;
   id: Generated<string>;
   nightly_rate: number;
   nights: number;
