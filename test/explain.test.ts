@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { explainServedQueries, type PlanReport } from '../scripts/explain.js';
-import { SEED_VERSION, seedAtScale, seedState } from '../scripts/seed-scale.js';
+import { SEED_VERSION, seedAtScale, seedId, seedState } from '../scripts/seed-scale.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const run = promisify(execFile);
@@ -66,6 +66,20 @@ describe('db:seed --size medium', () => {
     ).toBe(0);
     // The ratings trigger is on again.
     expect(await count(`select count(*)::int as n from pg_trigger where tgname = 'reviews_keep_property_ratings' and tgenabled = 'O'`)).toBe(1);
+  });
+
+  it('copies a stay\'s host from its listing and refuses a host that is not the listing\'s', async () => {
+    const insert = (hostId: string | null, property = 5) =>
+      sql`insert into bookings (property_id, host_id, guest_id, check_in, check_out, guests, status, nights, nightly_rate, subtotal,
+            cleaning_fee, service_fee, total, currency, confirmed_at)
+          select id, ${hostId}::uuid, ${seedId(1, 1500)}::uuid, '2031-01-01', '2031-01-03', 1, 'confirmed', 2, price_per_night,
+            2 * price_per_night, 0, 0, 2 * price_per_night, currency, now()
+          from properties where id = ${seedId(2, property)}::uuid returning host_id`.execute(database.db);
+    // As the API inserts a stay: without host_id, and the trigger fills it in.
+    const made = await insert(null);
+    expect(made.rows).toEqual([{ host_id: seedId(1, 1 + (5 % 199)) }]);
+    // A wrong host is refused by the foreign key to properties (host_id, id): listing 6 is user 7's.
+    await expect(insert(seedId(1, 8), 6)).rejects.toMatchObject({ code: '23503' });
   });
 
   it('does nothing when run again with the same size, and refuses another size without --force', async () => {
