@@ -139,15 +139,16 @@ export async function searchProperties(db: Db, search: PropertySearch): Promise<
     query = query.where(sql<SqlBool>`amenities @> ${sql.val(search.amenities)}::text[]`);
   }
   if (near) {
-    // A bounding box first, so the (latitude, longitude) index narrows the rows the
-    // exact distance is computed for. It must contain the whole circle: its half-widths
-    // are the exact spherical ones (with a hair of slack for rounding), and a circle that
-    // reaches a pole or crosses the antimeridian is not narrowed by longitude at all.
+    // A bounding box first, so the GiST index over point(longitude, latitude) narrows the
+    // rows the exact distance is computed for. It must contain the whole circle: its
+    // half-widths are the exact spherical ones (with a hair of slack for rounding), and a
+    // circle that reaches a pole or crosses the antimeridian is not narrowed by longitude.
     const box = boundingBox(near.latitude, near.longitude, near.radiusKm);
-    query = query.where('latitude', '>=', box.minLatitude).where('latitude', '<=', box.maxLatitude);
-    if (box.minLongitude !== undefined && box.maxLongitude !== undefined) {
-      query = query.where('longitude', '>=', box.minLongitude).where('longitude', '<=', box.maxLongitude);
-    }
+    const minLongitude = box.minLongitude ?? -180;
+    const maxLongitude = box.maxLongitude ?? 180;
+    query = query.where(
+      sql<SqlBool>`point(longitude, latitude) <@ box(point(${minLongitude}::float8, ${box.minLatitude}::float8), point(${maxLongitude}::float8, ${box.maxLatitude}::float8))`,
+    );
     query = query.where(sql<SqlBool>`${distanceKm(near.latitude, near.longitude)} <= ${near.radiusKm}`);
   }
   if (search.stay) {

@@ -43,6 +43,7 @@ export interface Bookings {
   expires_at: Timestamp | null;
   guest_id: string;
   guests: number;
+  host_id: string | null;
   id: Generated<string>;
   nightly_rate: number;
   nights: number;
@@ -173,6 +174,14 @@ export interface Reviews {
   updated_at: Generated<Timestamp>;
 }
 
+export interface SeedMarker {
+  counts: Json;
+  only_row: Generated<boolean>;
+  seeded_at: Generated<Timestamp>;
+  size: string;
+  version: number;
+}
+
 export interface Sessions {
   created_at: Generated<Timestamp>;
   expires_at: Timestamp;
@@ -204,6 +213,7 @@ export interface DB {
   properties: Properties;
   refunds: Refunds;
   reviews: Reviews;
+  seed_marker: SeedMarker;
   sessions: Sessions;
   users: Users;
 }

@@ -20,9 +20,10 @@ import { loadConfig } from '../server/config.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
-const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'sessions', 'users'];
-/** What the newest migration adds (payments.settlement_issue), which migrating one step down removes. */
-const NEWEST_COLUMN = { table: 'payments', column: 'settlement_issue' };
+const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'seed_marker', 'sessions', 'users'];
+/** What the newest migration adds (the seed_marker table and a search index), which migrating one step down removes. */
+const NEWEST_TABLE = 'seed_marker';
+const NEWEST_INDEX = 'properties_point_idx';
 
 /** The SQLSTATE a failed query reports, or undefined when it succeeds. */
 async function sqlState(query: Promise<unknown>): Promise<string | undefined> {
@@ -39,9 +40,9 @@ async function tableNames(db: Db): Promise<string[]> {
   return tables.map((table) => table.name).sort();
 }
 
-async function hasColumn(db: Db, { table, column }: { table: string; column: string }): Promise<boolean> {
-  const tables = await db.introspection.getTables();
-  return Boolean(tables.find((found) => found.name === table)?.columns.some((found) => found.name === column));
+async function hasIndex(db: Db, name: string): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_indexes where indexname = ${name}`.execute(db);
+  return rows[0]?.n === 1;
 }
 
 let emailCounter = 0;
@@ -115,10 +116,10 @@ describe.each(engines)('database on $kind', (engine) => {
     expect(await tableNames(db)).toEqual(TABLES);
     expect(await migrateToLatest(db)).toEqual([]);
 
-    expect(await hasColumn(db, NEWEST_COLUMN)).toBe(true);
+    expect(await hasIndex(db, NEWEST_INDEX)).toBe(true);
     expect(await migrateDown(db)).toEqual(MIGRATIONS.slice(-1));
-    expect(await tableNames(db)).toEqual(TABLES);
-    expect(await hasColumn(db, NEWEST_COLUMN)).toBe(false);
+    expect(await tableNames(db)).toEqual(TABLES.filter((table) => table !== NEWEST_TABLE));
+    expect(await hasIndex(db, NEWEST_INDEX)).toBe(false);
     expect(await migrateDown(db, Infinity)).toEqual(MIGRATIONS.slice(0, -1).reverse());
     expect(await tableNames(db)).toEqual([]);
 
