@@ -62,7 +62,7 @@ describe('the route table', () => {
       expect(ours(table, method!, path!), `${method} ${path}`).toBe(reference(router, method!, path!));
     }
     // A template with a trailing slash is never reached (request paths lose theirs), in both routers.
-    expect(table.allowed('/a/me/')).toBe('GET, POST');
+    expect(table.allowed('/a/me/')).toBe('GET, HEAD, POST');
   });
 });
 
@@ -72,7 +72,7 @@ describe('routing over HTTP', () => {
   it('answers a method the path does not serve with 405 method_not_allowed and Allow', async () => {
     const response = await fetch(`${server.url}/properties/3fa85f64-5717-4562-b3fc-2c963f66afa6/`, { method: 'PUT' });
     expect(response.status).toBe(405);
-    expect(response.headers.get('allow')).toBe('DELETE, GET, PATCH');
+    expect(response.headers.get('allow')).toBe('DELETE, GET, HEAD, PATCH');
     expect(((await response.json()) as { code: string }).code).toBe('method_not_allowed');
   });
 
