@@ -20,6 +20,7 @@
  * autocannon's client runs in a worker thread so that it does not share the
  * server's event loop.
  */
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
 import { loadConfig } from '../server/config.js';
@@ -46,6 +47,8 @@ const config = {
   // A benchmark on the embedded database reads the demo data, and takes no money.
   seedOnFirstStart: true,
   allowLocalPaymentsInProduction: true,
+  // Production refuses the local provider's public default secret.
+  stripeWebhookSecret: `whsec_bench_${randomBytes(8).toString('hex')}`,
 };
 
 const server = await startServer(config);

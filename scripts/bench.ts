@@ -30,7 +30,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { alone, figures, measure, sideBySide, type Figures, type Load } from './bench/load.js';
-import { repoRoot, settingVariable, startNode, startStaybook, type Child } from './bench/processes.js';
+import { BENCH_WEBHOOK_SECRET, repoRoot, settingVariable, startNode, startStaybook, type Child } from './bench/processes.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -310,7 +310,7 @@ async function main(): Promise<void> {
         startNode('scripts/bench/baselines.ts', {
           args: ['pipeline', targets.property],
           pattern: /pipeline listening on (http:\/\/\S+ plain http:\/\/\S+)/,
-          env: { NODE_ENV: 'production', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisKeyPrefix, PORT: '0', LOG_REQUESTS: 'false', PAYMENT_PROVIDER: 'local', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', MAIL_OUTBOX_DIR: outboxDir, ...(settingVariable(/^RATE_LIMITS?$/) ? { [settingVariable(/^RATE_LIMITS?$/)!]: 'false' } : {}) },
+          env: { NODE_ENV: 'production', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisKeyPrefix, PORT: '0', LOG_REQUESTS: 'false', PAYMENT_PROVIDER: 'local', ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', STRIPE_WEBHOOK_SECRET: BENCH_WEBHOOK_SECRET, MAIL_OUTBOX_DIR: outboxDir, ...(settingVariable(/^RATE_LIMITS?$/) ? { [settingVariable(/^RATE_LIMITS?$/)!]: 'false' } : {}) },
         }),
       );
       const [ours, plain] = pipeline.url.split(' plain ') as [string, string];

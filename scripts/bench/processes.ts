@@ -6,8 +6,12 @@
  * die early.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { settingsMeta } from '../../server/config.js';
+
+/** The local provider's webhook secret for this run's production-mode servers (production refuses the public default). */
+export const BENCH_WEBHOOK_SECRET = `whsec_bench_${randomBytes(8).toString('hex')}`;
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -112,6 +116,8 @@ export function startStaybook(options: StaybookOptions): Promise<Child & { start
       LOG_LEVEL: 'info',
       PAYMENT_PROVIDER: 'local',
       ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true',
+      // Production refuses the local provider's public default secret.
+      STRIPE_WEBHOOK_SECRET: BENCH_WEBHOOK_SECRET,
       MAIL_OUTBOX_DIR: options.outboxDir,
       // The bench measures the pipeline, not the limits that would refuse its load.
       ...(rateLimits ? { [rateLimits]: 'false' } : {}),

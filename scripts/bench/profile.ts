@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { measure } from './load.js';
-import { repoRoot, startNode } from './processes.js';
+import { BENCH_WEBHOOK_SECRET, repoRoot, startNode } from './processes.js';
 
 const args = process.argv.slice(2);
 const value = (name: string, fallback: string) => {
@@ -66,7 +66,7 @@ try {
     env: {
       NODE_ENV: 'production', PORT: '0', DATABASE_URL: databaseUrl, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       REDIS_KEY_PREFIX: `staybook-profile-${process.pid}:`, LOG_REQUESTS: 'false', PAYMENT_PROVIDER: 'local',
-      ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', MAIL_OUTBOX_DIR: outbox, RATE_LIMITS: 'false',
+      ALLOW_LOCAL_PAYMENTS_IN_PRODUCTION: 'true', STRIPE_WEBHOOK_SECRET: BENCH_WEBHOOK_SECRET, MAIL_OUTBOX_DIR: outbox, RATE_LIMITS: 'false',
     },
   });
   const load = { url: `${server.url}/properties/${property}`, headers: anonymous ? {} : { authorization: `Bearer ${token}` } };
