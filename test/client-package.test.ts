@@ -103,6 +103,16 @@ describe('the packed client', () => {
     expect(steps['read']).toMatchObject({ status: 'confirmed' });
   }, 60_000);
 
+  it('works on the oldest Node it declares (the system Node 20 where there is one)', async () => {
+    const node20 = await run('node', ['--version'], { env: { ...process.env, PATH: process.env.PATH!.split(path.delimiter).filter((dir) => !dir.includes('node_modules')).join(path.delimiter) } })
+      .then(({ stdout }) => stdout.trim())
+      .catch(() => null);
+    if (!node20?.startsWith('v20.')) return; // No Node 20 on this machine: the journey above ran on the current one.
+    const env = { ...process.env, STAYBOOK_URL: server.url, PATH: process.env.PATH!.split(path.delimiter).filter((dir) => !dir.includes('node_modules')).join(path.delimiter) };
+    const { stdout } = await run('node', ['journey.mjs', '--register'], { cwd: example, env });
+    expect(stdout).toContain('"step":"done"');
+  }, 60_000);
+
   it('type-checks the example with tsc --strict against the installed declarations', async () => {
     const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
     const args = ['--noEmit', '--strict', '--allowJs', '--checkJs', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022'];
@@ -162,6 +172,22 @@ describe('what the client adds', () => {
     // Sign-in and reads carry none.
     expect(sent.filter((each) => each.url === '/auth/login' || each.url === '/properties').map((each) => each.key)).toEqual([null, null]);
     await client.cancelBooking({ path: { booking_id: second.id }, body: {} });
+  });
+
+  it('throws NotModified, with the ETag, for a conditional read of an unchanged resource', async () => {
+    const client = staybook.createStaybookClient({ baseUrl: server.url });
+    let etag: string | null = null;
+    client.http.interceptors.response.use((response: Response) => {
+      etag = response.headers.get('ETag') ?? etag;
+      return response;
+    });
+    const [first] = (await client.listProperties({ query: { limit: 1 } })).data as Array<{ id: string }>;
+    const property = await client.getProperty({ path: { property_id: first!.id } });
+    expect(property.id).toBe(first!.id);
+    expect(etag).toMatch(/^(W\/)?"/);
+    const again = await client.getProperty({ path: { property_id: first!.id }, headers: { 'If-None-Match': etag } }).catch((err: unknown) => err);
+    expect(again).toBeInstanceOf(staybook.NotModified);
+    expect(again).toMatchObject({ status: 304, etag });
   });
 
   it('iterates every item of every page, following next_cursor', async () => {

@@ -17,7 +17,7 @@ import type { OperationId, Operations } from './generated/operations.gen.js';
 import { errorOf } from './problem.js';
 
 export type * from './generated/client/types.gen.js';
-export { isProblemCode, StaybookProblem, UnexpectedResponse, type ProblemCode, type ProblemDocument } from './problem.js';
+export { isProblemCode, NotModified, StaybookProblem, UnexpectedResponse, type ProblemCode, type ProblemDocument } from './problem.js';
 export { specVersion };
 
 /** Every operation a client calls; the payment provider's webhook is the provider's, not a client's. */

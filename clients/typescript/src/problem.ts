@@ -54,8 +54,26 @@ export class UnexpectedResponse extends Error {
   }
 }
 
+/**
+ * `304 Not Modified`: the answer to a conditional read (`headers: { 'If-None-Match': etag }`) whose resource has
+ * not changed since; keep using the copy you have. Thrown so that a method's result is always a full body.
+ */
+export class NotModified extends Error {
+  override readonly name = 'NotModified';
+  readonly status = 304;
+  readonly etag: string | null;
+  readonly response: Response;
+
+  constructor(response: Response) {
+    super('304 Not Modified');
+    this.etag = response.headers.get('ETag');
+    this.response = response;
+  }
+}
+
 /** What an error answer is thrown as. */
-export function errorOf(body: unknown, response: Response): StaybookProblem | UnexpectedResponse {
+export function errorOf(body: unknown, response: Response): StaybookProblem | UnexpectedResponse | NotModified {
+  if (response.status === 304) return new NotModified(response);
   if (body && typeof body === 'object' && isProblemCode((body as { code?: unknown }).code)) {
     return new StaybookProblem(body as ProblemDocument, response);
   }
