@@ -337,9 +337,7 @@ export type Property = {
  *
  * Optional fields left out take these values: `cleaning_fee` 0,
  * `amenities` and `photos` empty, `cancellation_policy` `moderate`,
- * `min_nights` 1, `max_nights` 365. They are stated here rather than as
- * `default` keywords because common generators (openapi-typescript with
- * its default options) turn a field with a `default` into a required one.
+ * `min_nights` 1, `max_nights` 365.
  *
  */
 export type PropertyInput = {
