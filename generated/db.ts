@@ -3,7 +3,7 @@
  * Please do not edit it manually.
  */
 
-import type { Amenity, BookingStatus, CancellationPolicy, PaymentStatus, UserRole } from "./client/types.gen.js";
+import type { Amenity, BookingStatus, CancellationPolicy, PaymentProvider, PaymentStatus, RefundReason, RefundStatus, UserRole } from "./client/types.gen.js";
 import type { ColumnType } from "kysely";
 
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
@@ -49,7 +49,7 @@ export interface Bookings {
   nights: number;
   property_id: string;
   refund_amount: number | null;
-  refund_status: "pending" | "succeeded" | "failed" | null;
+  refund_status: RefundStatus | null;
   service_fee: number;
   status: Generated<BookingStatus>;
   subtotal: number;
@@ -103,7 +103,7 @@ export interface Payments {
   id: Generated<string>;
   payer_id: string;
   payment_method: string;
-  provider: "stripe" | "local";
+  provider: PaymentProvider;
   provider_idempotency_key: string;
   provider_reference: string | null;
   refunded_amount: Generated<number>;
@@ -152,8 +152,8 @@ export interface Refunds {
   next_attempt_at: Generated<Timestamp>;
   payment_id: string;
   provider_reference: string | null;
-  reason: "cancellation" | "booking_unavailable" | "amount_mismatch";
-  status: Generated<"pending" | "succeeded" | "failed">;
+  reason: RefundReason;
+  status: Generated<RefundStatus>;
   succeeded_at: Timestamp | null;
   updated_at: Generated<Timestamp>;
 }

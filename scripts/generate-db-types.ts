@@ -34,11 +34,11 @@ const SPEC_ENUMS: Record<string, string> = {
   'properties.cancellation_policy': 'CancellationPolicy',
   'properties.amenities': 'Amenity',
   'bookings.status': 'BookingStatus',
-  'bookings.refund_status': 'Refund.status',
+  'bookings.refund_status': 'RefundStatus',
   'payments.status': 'PaymentStatus',
-  'payments.provider': 'Payment.provider',
-  'refunds.status': 'PaymentRefund.status',
-  'refunds.reason': 'PaymentRefund.reason',
+  'payments.provider': 'PaymentProvider',
+  'refunds.status': 'RefundStatus',
+  'refunds.reason': 'RefundReason',
 };
 
 interface EnumColumn {

@@ -8,6 +8,8 @@
  *   - spec/openapi.yaml → schema.graphql: the GraphQL schema /graphql serves (GraphQL Mesh), so a breaking change shows in review
  *   - the spec's problem-code catalogue → problems.gen.ts (code → status and title) and the table of codes in the
  *     spec's own introduction (see generate-problems.ts)
+ *   - spec/openapi.yaml's info.version → the version of the client package (clients/typescript/package.json) and the
+ *     tarball name the example project installs (clients/example-journey/package.json)
  * `npm run generate:check` (CI) regenerates into a temporary folder and fails on any difference, the spec's table included.
  */
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -105,8 +107,32 @@ async function differences(expectedDir: string, actualDir: string): Promise<stri
   return changed;
 }
 
+/** The client package is versioned as the contract it was generated from; the example installs that tarball. */
+async function syncClientVersion({ check }: { check: boolean }): Promise<void> {
+  const { info } = parse(await readFile(specFile, 'utf8')) as { info: { version: string } };
+  const files = {
+    'clients/typescript/package.json': (pkg: Record<string, unknown>) => ({ ...pkg, version: info.version }),
+    'clients/example-journey/package.json': (pkg: { dependencies: Record<string, string> }) => ({
+      ...pkg,
+      dependencies: { ...pkg.dependencies, '@staybook/client': `file:../typescript/staybook-client-${info.version}.tgz` },
+    }),
+  };
+  for (const [name, update] of Object.entries(files)) {
+    const current = await readFile(path.join(root, name), 'utf8');
+    const expected = `${JSON.stringify(update(JSON.parse(current)), null, 2)}\n`;
+    if (current === expected) continue;
+    if (check) {
+      console.error(`${name} does not carry the spec's version ${info.version}: run \`npm run generate\`.`);
+      process.exitCode = 1;
+    } else {
+      await writeFile(path.join(root, name), expected);
+    }
+  }
+}
+
 const check = process.argv.includes('--check');
 await generateSettings({ check }); // README.md's settings table and .env.example, from server/config.ts
+await syncClientVersion({ check });
 const scratch = await mkdtemp(path.join(tmpdir(), 'staybook-generate-'));
 try {
   const spec = await specWithProblemTable();

@@ -64,6 +64,23 @@ export type ProblemFieldError = {
 };
 
 /**
+ * The roles one may choose at sign-up; `host` to list properties too.
+ */
+export type RegistrationRole = 'guest' | 'host';
+
+/**
+ * Whose side `listBookings` lists from: `guest` the caller's own stays,
+ * `host` the stays on the caller's properties.
+ *
+ */
+export type BookingListRole = 'guest' | 'host';
+
+/**
+ * The kind of access token; always `Bearer`.
+ */
+export type TokenType = 'Bearer';
+
+/**
  * `guest` books stays; `host` also lists properties; `admin` moderates
  * (reads and removes anything) and cannot be chosen at sign-up.
  *
@@ -103,7 +120,7 @@ export type User = {
 };
 
 /**
- * A new account. `admin` cannot be chosen.
+ * A new account. `admin` cannot be chosen; `role` is `guest` when omitted.
  */
 export type RegisterUserInput = {
     /**
@@ -118,10 +135,7 @@ export type RegisterUserInput = {
      * Display name; not blank, no control characters.
      */
     name: string;
-    /**
-     * `host` to list properties too; `guest` by default.
-     */
-    role?: 'guest' | 'host';
+    role?: RegistrationRole;
     /**
      * Phone number in E.164 form, e.g. `+351912345678`.
      */
@@ -186,10 +200,7 @@ export type Session = {
      * Opaque bearer token. Keep it secret; send it as `Authorization: Bearer <access_token>`.
      */
     access_token: string;
-    /**
-     * Always `Bearer`.
-     */
-    token_type: 'Bearer';
+    token_type: TokenType;
     /**
      * When the token stops working.
      */
@@ -235,6 +246,21 @@ export type Amenity = 'wifi' | 'kitchen' | 'washer' | 'dryer' | 'air_conditionin
  *
  */
 export type CancellationPolicy = 'flexible' | 'moderate' | 'strict';
+
+/**
+ * Order of search results: `price_asc` / `price_desc` by
+ * `price_per_night`, `rating` by `rating_average` (highest first),
+ * `newest` by `created_at`, `distance` by `distance_km` (requires `near`).
+ *
+ */
+export type PropertySort = 'price_asc' | 'price_desc' | 'rating' | 'newest' | 'distance';
+
+/**
+ * `free`: can be booked. `booked`: held by a pending or confirmed
+ * booking. `blocked`: not bookable for another reason (e.g. in the past).
+ *
+ */
+export type AvailabilityStatus = 'free' | 'booked' | 'blocked';
 
 /**
  * ISO 4217 code of the currency that amounts are in (in its minor unit; `JPY` has none).
@@ -308,6 +334,11 @@ export type Property = {
 
 /**
  * A new listing. The caller becomes its host.
+ *
+ * Optional fields left out take these values: `cleaning_fee` 0,
+ * `amenities` and `photos` empty, `cancellation_policy` `moderate`,
+ * `min_nights` 1, `max_nights` 365.
+ *
  */
 export type PropertyInput = {
     /**
@@ -331,7 +362,7 @@ export type PropertyInput = {
     price_per_night: number;
     currency: Currency;
     /**
-     * Charged once per stay, in minor units.
+     * Charged once per stay, in minor units; 0 when omitted.
      */
     cleaning_fee?: number;
     max_guests: number;
@@ -341,10 +372,7 @@ export type PropertyInput = {
      * Photo URLs (http or https), the cover first.
      */
     photos?: Array<string>;
-    /**
-     * Refund rules when the guest cancels; see `CancellationPolicy`.
-     */
-    cancellation_policy?: 'flexible' | 'moderate' | 'strict';
+    cancellation_policy?: CancellationPolicy;
     min_nights?: number;
     /**
      * At least `min_nights`.
@@ -436,12 +464,7 @@ export type AvailabilityNight = {
      * The night starting on this date.
      */
     date: string;
-    /**
-     * `free`: can be booked. `booked`: held by a pending or confirmed
-     * booking. `blocked`: not bookable for another reason (e.g. in the past).
-     *
-     */
-    status: 'free' | 'booked' | 'blocked';
+    status: AvailabilityStatus;
 };
 
 /**
@@ -495,10 +518,7 @@ export type PriceBreakdown = {
 export type Refund = {
     amount: number;
     currency: Currency;
-    /**
-     * Where the refund is with the payment provider.
-     */
-    status: 'pending' | 'succeeded' | 'failed';
+    status: RefundStatus;
 } | null;
 
 /**
@@ -595,6 +615,27 @@ export type BookingList = {
 };
 
 /**
+ * `stripe`, or `local` for the offline provider used in development and tests.
+ */
+export type PaymentProvider = 'stripe' | 'local';
+
+/**
+ * Where a refund is with the payment provider.
+ */
+export type RefundStatus = 'pending' | 'succeeded' | 'failed';
+
+/**
+ * `cancellation`: what the property's policy returns of a cancelled
+ * stay. `booking_unavailable`: a payment that succeeded after its
+ * booking had lapsed, been cancelled or been paid otherwise, returned
+ * in full. `amount_mismatch`: a charge whose amount or currency, as
+ * the provider reports it, is not the booking's total; it never
+ * confirms the booking and what was taken is returned.
+ *
+ */
+export type RefundReason = 'cancellation' | 'booking_unavailable' | 'amount_mismatch';
+
+/**
  * `pending`: waiting for the provider's outcome. `succeeded`: paid; the
  * booking is confirmed. `failed`: declined or errored; see `failure_code`.
  * `refunded` / `partially_refunded`: money was returned after a
@@ -623,10 +664,7 @@ export type Payment = {
      * The payment method reference that was charged.
      */
     payment_method: string;
-    /**
-     * `stripe`, or `local` for the offline provider used in development and tests.
-     */
-    provider: 'stripe' | 'local';
+    provider: PaymentProvider;
     /**
      * The provider's id of the charge (a Stripe PaymentIntent `pi_...`), or null.
      */
@@ -676,17 +714,8 @@ export type PaymentRefund = {
      */
     amount: number;
     currency: Currency;
-    /**
-     * `cancellation`: what the property's policy returns of a cancelled
-     * stay. `booking_unavailable`: a payment that succeeded after its
-     * booking had lapsed, been cancelled or been paid otherwise, returned
-     * in full. `amount_mismatch`: a charge whose amount or currency, as
-     * the provider reports it, is not the booking's total; it never
-     * confirms the booking and what was taken is returned.
-     *
-     */
-    reason: 'cancellation' | 'booking_unavailable' | 'amount_mismatch';
-    status: 'pending' | 'succeeded' | 'failed';
+    reason: RefundReason;
+    status: RefundStatus;
     /**
      * The provider's id of the refund (`re_...`), once it has one.
      */
@@ -1531,7 +1560,7 @@ export type ListPropertiesData = {
          * `distance` by `distance_km` (requires `near`).
          *
          */
-        sort?: 'price_asc' | 'price_desc' | 'rating' | 'newest' | 'distance';
+        sort?: PropertySort;
         /**
          * Page size.
          */
@@ -2062,9 +2091,9 @@ export type ListBookingsData = {
     path?: never;
     query?: {
         /**
-         * Whose side to list the bookings from.
+         * Whose side to list the bookings from; `guest` when omitted.
          */
-        role?: 'guest' | 'host';
+        role?: BookingListRole;
         /**
          * Only bookings with this status.
          */
