@@ -251,9 +251,12 @@ export async function listBookings(db: Db, options: BookingListOptions): Promise
  * blocked_nights' primary key).
  */
 export function isFreeFor(checkIn: string, checkOut: string) {
+  // The overlap as two comparisons (the same test for half-open stays) rather than `&&`, so the
+  // probe is a range of bookings_live_stays_idx (by check-out) instead of the GiST index's.
   return sql<SqlBool>`(not exists (
       select 1 from bookings
-      where bookings.property_id = properties.id and ${holdsItsDates} and ${overlaps(checkIn, checkOut)}
+      where bookings.property_id = properties.id and ${holdsItsDates}
+        and bookings.check_out > ${checkIn}::date and bookings.check_in < ${checkOut}::date
     ) and not exists (
       select 1 from blocked_nights
       where blocked_nights.property_id = properties.id

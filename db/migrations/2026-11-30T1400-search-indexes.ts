@@ -19,6 +19,13 @@
  *   CHECK, evaluated after the trigger, keeps it set.
  * - properties_host_id_id_key (unique (host_id, id)) replaces properties_host_id_idx:
  *   the target of that foreign key, and still a host's listings.
+ * - properties_city_newest_idx: a city search in the default order (newest) walks the
+ *   city's listings newest first and stops at a page, instead of reading them all and
+ *   sorting; with free dates that is one stay probe per listing on the page, not one per
+ *   listing of the city (93 ms for Paris at a median price on the large seed, 0.3 ms after).
+ * - bookings_live_stays_idx: that stay probe ("does a live stay overlap these dates?")
+ *   as a btree range over a listing's live stays by check-out, a few buffers each, where
+ *   the exclusion constraint's GiST index read about 35.
  * - seed_marker: one row that `npm run db:seed -- --size` writes, so a second
  *   run knows what the database holds (scripts/seed-scale.ts).
  * Frozen in time: raw SQL against Kysely<any>, no application imports.
@@ -33,6 +40,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`drop index properties_location_idx`.execute(db);
   await sql`create unique index properties_host_id_id_key on properties (host_id, id)`.execute(db);
   await sql`drop index properties_host_id_idx`.execute(db);
+  await sql`create index properties_city_newest_idx on properties (lower(city), created_at desc, id desc) where deleted_at is null`.execute(db);
+  await sql`
+    create index bookings_live_stays_idx on bookings (property_id, check_out) include (check_in)
+    where status in ('pending', 'confirmed')
+  `.execute(db);
   await sql`alter table bookings add column host_id uuid`.execute(db);
   await sql`update bookings set host_id = properties.host_id from properties where properties.id = bookings.property_id`.execute(db);
   await sql`
@@ -73,6 +85,8 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop trigger bookings_set_host_id on bookings`.execute(db);
   await sql`drop function bookings_set_host_id()`.execute(db);
   await sql`alter table bookings drop column host_id`.execute(db);
+  await sql`drop index bookings_live_stays_idx`.execute(db);
+  await sql`drop index properties_city_newest_idx`.execute(db);
   await sql`create index properties_host_id_idx on properties (host_id)`.execute(db);
   await sql`drop index properties_host_id_id_key`.execute(db);
   await sql`create index properties_location_idx on properties (latitude, longitude) where deleted_at is null`.execute(db);
