@@ -7,7 +7,8 @@
  * `dispatch` the Koa app uses (server/graphql/resolve.ts), so routing, validation,
  * authentication, authorization and business rules are the REST ones by
  * construction. The schema is built once per process and spec; each request brings
- * the server's dispatch in its context. Costs are counted before running
+ * the server's dispatch in its context. Names and nullability are reshaped after the
+ * loader (server/graphql/shape.ts); costs are counted before running
  * (server/graphql/cost.ts).
  */
 import type { IncomingMessage } from 'node:http';

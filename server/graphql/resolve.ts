@@ -287,7 +287,7 @@ async function dispatchSafely(context: GraphQLContext, request: DispatchRequest)
 /** A REST answer as a field's value: the body of a 2xx, or a GraphQL error carrying the problem. */
 function settle(result: DispatchResult, context: GraphQLContext): unknown {
   if (result.status >= 200 && result.status < 300) return result.body ?? null;
-  // 304, the one bodiless non-2xx: If_None_Match matched the current ETag. Not a problem, so not a problem code.
+  // 304, the one bodiless non-2xx, if an If-None-Match ever reached REST (GraphQL takes none since shape.ts). Not a problem code.
   if (result.status === 304) {
     return new GraphQLError('The REST operation answered 304 without a body.', { extensions: { code: 'not_modified', status: 304 } });
   }
