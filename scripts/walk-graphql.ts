@@ -72,7 +72,7 @@ export async function walkGraphQL(baseUrl: string, options: WalkOptions = {}): P
 
   const session = await call<{ login: { access_token: string; user: { name: string; role: string } } }>(
     'sign in',
-    `mutation SignIn($input: LoginInput_Input!) { login(input: $input) { access_token expires_at user { id name role } } }`,
+    `mutation SignIn($input: LoginInput!) { login(input: $input) { access_token expires_at user { id name role } } }`,
     { input: { email, password } },
   );
   if (!session) throw new WalkFailed('login is not implemented');
@@ -114,8 +114,8 @@ export async function walkGraphQL(baseUrl: string, options: WalkOptions = {}): P
   const daysAhead = 60 + 7 * Math.floor(Math.random() * 40);
   const booked = await call<{ createBooking: { id: string; status: string; price: { total: number; currency: string } } }>(
     'book the property',
-    `mutation Book($input: BookingInput_Input!) {
-      createBooking(Idempotency_Key: ${JSON.stringify(`walk-${Date.now()}-${Math.random().toString(36).slice(2)}`)}, input: $input) {
+    `mutation Book($input: BookingInput!) {
+      createBooking(idempotencyKey: ${JSON.stringify(`walk-${Date.now()}-${Math.random().toString(36).slice(2)}`)}, input: $input) {
         id status expires_at price { nights total currency }
       }
     }`,
@@ -132,8 +132,8 @@ export async function walkGraphQL(baseUrl: string, options: WalkOptions = {}): P
 
   const paid = await call<{ createPayment: { status: string } }>(
     'pay the booking',
-    `mutation Pay($input: PaymentInput_Input!) {
-      createPayment(Idempotency_Key: ${JSON.stringify(`walk-pay-${booking.id}`)}, input: $input) { id status amount currency }
+    `mutation Pay($input: PaymentInput!) {
+      createPayment(idempotencyKey: ${JSON.stringify(`walk-pay-${booking.id}`)}, input: $input) { id status amount currency }
     }`,
     { input: { booking_id: booking.id, payment_method: 'pm_card_visa' } },
     token,

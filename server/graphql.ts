@@ -7,7 +7,8 @@
  * `dispatch` the Koa app uses (server/graphql/resolve.ts), so routing, validation,
  * authentication, authorization and business rules are the REST ones by
  * construction. The schema is built once per process and spec; each request brings
- * the server's dispatch in its context. Costs are counted before running
+ * the server's dispatch in its context. Names and nullability are reshaped after the
+ * loader (server/graphql/shape.ts); costs are counted before running
  * (server/graphql/cost.ts).
  */
 import type { IncomingMessage } from 'node:http';
@@ -39,6 +40,7 @@ import type { Document } from 'openapi-backend';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import { costLimitPlugin } from './graphql/cost.js';
+import { publishedSchema, shapeSchema } from './graphql/shape.js';
 import { wireResolvers, type GraphQLContext, type RestAccess } from './graphql/resolve.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -80,7 +82,8 @@ async function buildGraphQLSchema(spec: Document): Promise<GraphQLSchema> {
       throw new Error('GraphQL fields dispatch to REST in process (server/graphql/resolve.ts), never through fetch.');
     }) as never,
   });
-  const schema = withPlainStrings(loaded);
+  // Names and nullability a person would have written (server/graphql/shape.ts).
+  const schema = shapeSchema(withPlainStrings(loaded), spec);
   // Last, on the schema as served: resolvers and the cost estimator know fields by identity, and
   // read the loader's directives (any later renaming of types must come before this, keeping them).
   wireResolvers(schema);
@@ -112,9 +115,9 @@ function withPlainStrings(schema: GraphQLSchema): GraphQLSchema {
   return mapSchema(rewired, { [MapperKind.SCALAR_TYPE]: (type) => (isPlaceNamed(type) ? null : type) });
 }
 
-/** The SDL clients see, sorted so that it is stable for generated/schema.graphql. */
+/** The SDL clients see, sorted so that it is stable, without the loader's directives, for generated/schema.graphql. */
 export function printGraphQLSchema(schema: GraphQLSchema): string {
-  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+  return `${printSchema(lexicographicSortSchema(publishedSchema(schema)))}\n`;
 }
 
 /**
@@ -172,6 +175,35 @@ const noSuggestions: Plugin = {
 };
 
 /**
+ * Gives a variable graphql-js refuses (`Variable "$input" got invalid value …`, before any
+ * resolver runs; yoga answers HTTP 400) the problem code REST uses for bad input, so that
+ * clients branch on `extensions.code` for every refusal.
+ */
+const invalidVariableCode: Plugin = {
+  onResultProcess({ result, setResult }) {
+    const coded = (one: unknown) => {
+      const errors = (one as { errors?: GraphQLError[] }).errors;
+      if (!errors?.some((error) => isVariableError(error))) return one;
+      return {
+        ...(one as object),
+        errors: errors.map((error) => (isVariableError(error)
+          ? new GraphQLError(error.message, {
+            nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError,
+            extensions: { ...error.extensions, code: 'validation_failed', status: 400 },
+          })
+          : error)),
+      };
+    };
+    if (Array.isArray(result)) setResult(result.map(coded) as typeof result);
+    else if (typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result)) setResult(coded(result) as typeof result);
+  },
+};
+
+function isVariableError(error: GraphQLError): boolean {
+  return error.extensions?.code === undefined && error.message.startsWith('Variable "$');
+}
+
+/**
  * The Koa middleware serving GET and POST /graphql (and the GraphiQL page) with the
  * deployment's limits; every field calls `rest.dispatch`, the server's REST layer.
  */
@@ -193,6 +225,7 @@ export function graphqlMiddleware(schema: GraphQLSchema, spec: Document, rest: R
       maxDepthPlugin({ n: config.graphqlMaxDepth, exposeLimits: true }),
       maxAliasesPlugin({ n: config.graphqlMaxAliases, exposeLimits: true }),
       costLimitPlugin(spec, config.graphqlMaxCost),
+      invalidVariableCode,
       ...(config.graphqlIntrospection ? [] : [noIntrospection]),
       ...(config.nodeEnv === 'production' ? [noSuggestions] : []),
     ],

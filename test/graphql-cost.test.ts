@@ -102,7 +102,7 @@ describe('the cost limit', () => {
 
 describe('suggestions', () => {
   const typo = '{ listProperties { data { nme } } }';
-  const badEnum = ['query ($a: [Amenity]) { listProperties(amenities: $a) { data { id } } }', { a: ['wiif'] }] as const;
+  const badEnum = ['query ($a: [Amenity!]) { listProperties(amenities: $a) { data { id } } }', { a: ['wiif'] }] as const;
 
   it('are given in development and test', async () => {
     expect((await gql(typo)).errors![0]!.message).toMatch(/Did you mean "name"\?/);

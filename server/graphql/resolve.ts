@@ -25,6 +25,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { batchReads } from '../../handlers/batch-reads.js';
+import { HEADER_ARGUMENTS } from './shape.js';
 import type { OperationId } from '../../generated/operations.gen.js';
 import type { Api, DispatchRequest, DispatchResult } from '../api.js';
 import { authenticate, type AuthUser } from '../auth.js';
@@ -55,7 +56,7 @@ export interface HttpOperation {
   method: string;
   /** Mesh's template: `/properties/{args.property_id}`. */
   path: string;
-  /** Header name → argument name (`Idempotency-Key` → `Idempotency_Key`). */
+  /** Header name → argument name (`Idempotency-Key` → `idempotencyKey`). */
   headerArgs: [string, string][];
   /** Query parameter → argument name. */
   queryArgs: [string, string][];
@@ -108,9 +109,10 @@ function httpOperationOf(field: AnyField): HttpOperation | undefined {
     operationId: field.name,
     method: String(args.httpMethod),
     path: String(args.path),
+    // The directive names the loader's arguments (`Idempotency_Key`); shape.ts renamed or dropped them.
     headerArgs: headers.flatMap(([name, template]) => {
-      const arg = /^\{args\.(\w+)\}$/.exec(template)?.[1];
-      return arg ? [[name.toLowerCase(), arg] as [string, string]] : [];
+      const arg = HEADER_ARGUMENTS[name.toLowerCase()] ?? /^\{args\.(\w+)\}$/.exec(template)?.[1];
+      return arg && field.args.some((a) => a.name === arg) ? [[name.toLowerCase(), arg] as [string, string]] : [];
     }),
     queryArgs: Object.entries((args.queryParamArgMap ?? {}) as Record<string, string>),
     commaParams: new Set(Object.entries(byParam).filter(([, options]) => options.arrayFormat === 'comma').map(([param]) => param)),
@@ -285,7 +287,7 @@ async function dispatchSafely(context: GraphQLContext, request: DispatchRequest)
 /** A REST answer as a field's value: the body of a 2xx, or a GraphQL error carrying the problem. */
 function settle(result: DispatchResult, context: GraphQLContext): unknown {
   if (result.status >= 200 && result.status < 300) return result.body ?? null;
-  // 304, the one bodiless non-2xx: If_None_Match matched the current ETag. Not a problem, so not a problem code.
+  // 304, the one bodiless non-2xx, if an If-None-Match ever reached REST (GraphQL takes none since shape.ts). Not a problem code.
   if (result.status === 304) {
     return new GraphQLError('The REST operation answered 304 without a body.', { extensions: { code: 'not_modified', status: 304 } });
   }
