@@ -292,7 +292,8 @@ const DEMO_STAYS: DemoStay[] = [
     review: { rating: 3, comment: 'Good location, but the shower barely had any pressure.', reply: 'Sorry about that, Omar. A plumber has replaced the mixer since.' },
   },
   {
-    guest: 'greta@example.com', listing: 'Barceloneta beach studio', checkIn: -25, nights: 3, status: 'completed', guests: 1,
+    // Checked out two days before seeding: a review still in its window, which the spec's updateReview example edits.
+    guest: 'greta@example.com', listing: 'Barceloneta beach studio', checkIn: -5, nights: 3, status: 'completed', guests: 1,
     review: { rating: 4, comment: 'One minute to the sand. Compact, but it has everything you need.' },
   },
   {
