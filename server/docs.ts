@@ -49,14 +49,14 @@ export const docsInit = `window.ui = SwaggerUIBundle({
   requestInterceptor: function (request) {
     var method = (request.method || 'GET').toUpperCase();
     var key = request.headers['Idempotency-Key'];
-    if (method === 'POST' && /\/(bookings|payments)(\?|$)/.test(request.url) && (!key || key === 'new-uuid-per-try')) {
+    if (method === 'POST' && /\\/(bookings|payments)(\\?|$)/.test(request.url) && (!key || key === 'new-uuid-per-try')) {
       request.headers['Idempotency-Key'] = crypto.randomUUID();
     }
     return request;
   },
   // Signing in with "Try it out" on login authorizes the page with the new token.
   responseInterceptor: function (response) {
-    if (/\/auth\/login(\?|$)/.test(response.url) && response.status === 200 && response.body && response.body.access_token) {
+    if (/\\/auth\\/login(\\?|$)/.test(response.url) && response.status === 200 && response.body && response.body.access_token) {
       window.ui.preauthorizeApiKey('bearerAuth', response.body.access_token);
     }
     return response;

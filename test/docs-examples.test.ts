@@ -179,6 +179,35 @@ describe('the spec\'s examples', () => {
     }
   });
 
+  it('get a fresh Idempotency-Key on each try from the /docs page, in place of an empty field or the placeholder', async () => {
+    const script = await fetch(`${server.url}/docs/init.js`).then((r) => r.text());
+    let config: Json = {};
+    const bundle = Object.assign((options: Json) => ((config = options), {}), { presets: { apis: {} } });
+    new Function('window', 'SwaggerUIBundle', 'SwaggerUIStandalonePreset', 'crypto', script)({}, bundle, {}, globalThis.crypto);
+    const tryIt = (headers: Record<string, string>, url = `${server.url}/bookings`, method = 'POST') =>
+      config.requestInterceptor({ url, method, headers: { ...headers } }).headers['Idempotency-Key'];
+    const first = tryIt({ 'Idempotency-Key': 'new-uuid-per-try' });
+    const second = tryIt({ 'Idempotency-Key': 'new-uuid-per-try' });
+    expect(first).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second).not.toBe(first);
+    expect(tryIt({}, `${server.url}/payments`)).toMatch(/^[0-9a-f-]{36}$/);
+    // A key the person typed is theirs to reuse; reads get none.
+    expect(tryIt({ 'Idempotency-Key': 'my-own-key' })).toBe('my-own-key');
+    expect(tryIt({}, `${server.url}/bookings`, 'GET')).toBeUndefined();
+  });
+
+  it('sign the /docs page in when "Try it out" on login succeeds', async () => {
+    const script = await fetch(`${server.url}/docs/init.js`).then((r) => r.text());
+    let config: Json = {};
+    const authorized: string[][] = [];
+    const page: Json = { ui: { preauthorizeApiKey: (name: string, value: string) => authorized.push([name, value]) } };
+    const bundle = Object.assign((options: Json) => ((config = options), page.ui), { presets: { apis: {} } });
+    new Function('window', 'SwaggerUIBundle', 'SwaggerUIStandalonePreset', 'crypto', script)(page, bundle, {}, globalThis.crypto);
+    config.responseInterceptor({ url: `${server.url}/auth/login`, status: 200, body: { access_token: 'tok' } });
+    config.responseInterceptor({ url: `${server.url}/auth/login`, status: 401, body: { code: 'invalid_credentials' } });
+    expect(authorized).toEqual([['bearerAuth', 'tok']]);
+  });
+
   it('work as /docs pre-fills them against a fresh demo server, signed in as the demo user each is for', async () => {
     const tokens = new Map<string, string>();
     const results: string[] = [];
