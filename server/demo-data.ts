@@ -22,6 +22,18 @@ import { priceStay } from '../handlers/bookings/rules.js';
 import type { Config } from './config.js';
 import { addDays, nightsOf, utcToday } from './dates.js';
 import { hashPassword, type PasswordHashProfile } from './passwords.js';
+import { createHash } from 'node:crypto';
+
+/**
+ * A stable id for a demo row, the same on every seeding (a name-based UUID,
+ * version 5 layout), so that the spec's examples can name demo users,
+ * listings, stays, payments and reviews and work as pre-filled in /docs.
+ */
+export function demoId(name: string): string {
+  const hex = createHash('sha1').update(`staybook-demo:${name}`).digest('hex');
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
 
 export const DEMO_PASSWORD = 'demo-password';
 
@@ -75,7 +87,7 @@ export async function seedDemoData(db: Db, options: SeedOptions): Promise<SeedRe
 }
 
 async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOptions): Promise<void> {
-  const users = await insertUsers(trx, DEMO_USERS.map((user) => ({ ...user, password_hash: passwordHash })));
+  const users = await insertUsers(trx, DEMO_USERS.map((user) => ({ ...user, id: demoId(`user:${user.email}`), password_hash: passwordHash })));
   const idOf = (email: string): string => {
     const user = users.find((row) => row.email === email);
     if (!user) throw new Error(`demo user ${email} was not inserted`);
@@ -88,6 +100,7 @@ async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOption
     trx,
     DEMO_PROPERTIES.map(({ host, ...listing }, index) => ({
       ...listing,
+      id: demoId(`property:${listing.name}`),
       host_id: host === 'hana' ? hana : hugo,
       photos: photos(listing.name, 3),
       // Staggered, so "newest" has a visible order.
@@ -279,7 +292,8 @@ const DEMO_STAYS: DemoStay[] = [
     review: { rating: 3, comment: 'Good location, but the shower barely had any pressure.', reply: 'Sorry about that, Omar. A plumber has replaced the mixer since.' },
   },
   {
-    guest: 'greta@example.com', listing: 'Barceloneta beach studio', checkIn: -25, nights: 3, status: 'completed', guests: 1,
+    // Checked out two days before seeding: a review still in its window, which the spec's updateReview example edits.
+    guest: 'greta@example.com', listing: 'Barceloneta beach studio', checkIn: -5, nights: 3, status: 'completed', guests: 1,
     review: { rating: 4, comment: 'One minute to the sand. Compact, but it has everything you need.' },
   },
   {
@@ -318,6 +332,7 @@ async function insertDemoStays(
     const checkIn = addDays(today, stay.checkIn);
     const checkOut = addDays(checkIn, stay.nights);
     const row = {
+      id: demoId(`booking:${stay.guest}:${stay.listing}:${stay.checkIn}`),
       property_id: listing.id,
       guest_id: idOf(stay.guest),
       check_in: checkIn,
@@ -335,6 +350,7 @@ async function insertDemoStays(
     const booking = await insertSettledBooking(trx, { ...row, status: stay.status, confirmed_at: paidAt, created_at: new Date(paidAt.getTime() - 3_600_000) });
     // Paid with Stripe's test card through the local provider, so that cancelling it refunds.
     await insertPayment(trx, {
+      id: demoId(`payment:${booking.id}`),
       booking_id: booking.id,
       payer_id: booking.guest_id,
       amount: booking.total,
@@ -367,6 +383,7 @@ async function insertDemoReview(
   const writtenAt = new Date(`${addDays(booking.check_out, 1)}T10:00:00Z`);
   const repliedAt = review.reply === undefined ? null : new Date(`${addDays(booking.check_out, 2)}T09:00:00Z`);
   await insertReviewRecord(trx, {
+    id: demoId(`review:${booking.id}`),
     booking_id: booking.id,
     property_id: booking.property_id,
     author_id: booking.guest_id,

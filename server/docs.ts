@@ -42,7 +42,25 @@ export const docsInit = `window.ui = SwaggerUIBundle({
   // No badge image from validator.swagger.io: the page loads nothing from other origins (its CSP forbids it).
   validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-  layout: 'StandaloneLayout'
+  layout: 'StandaloneLayout',
+  // Swagger UI cannot generate values: a write that takes an Idempotency-Key gets a
+  // fresh one on every try when the field is empty or holds the spec's placeholder,
+  // so a second try is a new request, not 409 idempotency_key_reused.
+  requestInterceptor: function (request) {
+    var method = (request.method || 'GET').toUpperCase();
+    var key = request.headers['Idempotency-Key'];
+    if (method === 'POST' && /\\/(bookings|payments)(\\?|$)/.test(request.url) && (!key || key === 'new-uuid-per-try')) {
+      request.headers['Idempotency-Key'] = crypto.randomUUID();
+    }
+    return request;
+  },
+  // Signing in with "Try it out" on login authorizes the page with the new token.
+  responseInterceptor: function (response) {
+    if (/\\/auth\\/login(\\?|$)/.test(response.url) && response.status === 200 && response.body && response.body.access_token) {
+      window.ui.preauthorizeApiKey('bearerAuth', response.body.access_token);
+    }
+    return response;
+  }
 });
 `;
 

@@ -1150,7 +1150,7 @@ export type DeleteUserData = {
     body?: never;
     path: {
         /**
-         * The user's id.
+         * The user's id (the example: the demo traveller Omar, who has no upcoming stays; sign in as the demo admin).
          */
         user_id: string;
     };
@@ -1698,7 +1698,7 @@ export type DeletePropertyData = {
     body?: never;
     path: {
         /**
-         * The property's id.
+         * The property's id (the example: the demo host's West Village brownstone, which has no upcoming stays).
          */
         property_id: string;
     };
@@ -3125,7 +3125,7 @@ export type UpdateReviewData = {
     body: ReviewUpdate;
     path: {
         /**
-         * The review's id.
+         * The review's id (the example: the demo traveller Greta's review of her recent stay, still in its review window; sign in as greta@example.com).
          */
         review_id: string;
     };
