@@ -6,6 +6,7 @@
  *   - spec/openapi.yaml → operations.gen.ts: the operationId → request/response type map handlers are typed by
  *   - a freshly migrated database → db.ts (kysely-codegen)
  *   - spec/openapi.yaml → schema.graphql: the GraphQL schema /graphql serves (GraphQL Mesh), so a breaking change shows in review
+ *   - spec/openapi.yaml → staybook.postman_collection.json: a Postman v2.1 collection (Bruno imports it), see generate-collection.ts
  *   - the spec's problem-code catalogue → problems.gen.ts (code → status and title) and the table of codes in the
  *     spec's own introduction (see generate-problems.ts)
  * `npm run generate:check` (CI) regenerates into a temporary folder and fails on any difference, the spec's table included.
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '@hey-api/openapi-ts';
 import { parse } from 'yaml';
 import type { Document } from 'openapi-backend';
+import { postmanCollectionFile } from './generate-collection.js';
 import { generateDbTypes } from './generate-db-types.js';
 import { problemCatalogue, problemsModule, withProblemTable } from './generate-problems.js';
 import { generateSettings } from './generate-settings.js';
@@ -37,6 +39,7 @@ async function generateInto(outDir: string): Promise<void> {
   await writeFile(path.join(outDir, 'db.ts'), await generateDbTypes());
   await writeFile(path.join(outDir, 'schema.graphql'), await graphqlSchemaFile());
   await writeFile(path.join(outDir, 'problems.gen.ts'), await problemsFile());
+  await writeFile(path.join(outDir, 'staybook.postman_collection.json'), postmanCollectionFile(parse(await readFile(specFile, 'utf8'))));
 }
 
 async function problemsFile(): Promise<string> {
