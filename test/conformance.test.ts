@@ -48,6 +48,11 @@ describe('npm run conformance', () => {
     expect(report.failures).toEqual([]);
     expect(report.operations).toBeGreaterThan(25);
     expect(report.requests).toBeGreaterThan(100);
+    // It follows what it created: reads and writes of ids reach real resources, not only 404s.
+    const succeeded = (id: string) => Object.entries(report.statuses[id] ?? {}).some(([status, n]) => Number(status) < 300 && n > 0);
+    for (const id of ['registerUser', 'login', 'createProperty', 'getProperty', 'getUser', 'getCurrentUser']) {
+      expect(succeeded(id), id).toBe(true);
+    }
   }, 120_000);
 
   it('only GETs with --read-only', async () => {

@@ -41,6 +41,8 @@ export interface ConformanceReport {
   operations: number;
   failures: Failure[];
   seed: number;
+  /** operationId → status → how many answers: shows what the run reached (a getProperty that only saw 404s tested little). */
+  statuses: Record<string, Record<string, number>>;
 }
 
 interface Operation {
@@ -122,7 +124,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
   };
 
   let token = options.token;
-  const report: ConformanceReport = { requests: 0, operations: 0, failures: [], seed };
+  const report: ConformanceReport = { requests: 0, operations: 0, failures: [], seed, statuses: {} };
 
   async function send(operation: Operation, path: string, query: URLSearchParams, headers: Record<string, string>, body: unknown) {
     const qs = query.toString();
@@ -140,7 +142,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     for (let attempt = 0; response.status === 429 && attempt < 3; attempt += 1) {
       const wait = Number(response.headers.get('retry-after') ?? '1');
       if (!(wait <= maxRetryAfter)) {
-        log(`429 with Retry-After ${wait}s on ${operation.id}: run against a deployment with rate limits off (RATE_LIMITS=false) or raise --max-retry-after`);
+        log(`429 with Retry-After ${wait}s on ${operation.id}: run against a deployment with rate limits off (RATE_LIMITS=off) or raise --max-retry-after`);
         break;
       }
       await response.arrayBuffer();
@@ -149,6 +151,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       report.requests += 1;
     }
     const text = await response.text();
+    const counts = (report.statuses[operation.id] ??= {});
+    counts[response.status] = (counts[response.status] ?? 0) + 1;
     const problems = check(operation, response, text);
     let parsed: unknown;
     try {
@@ -232,7 +236,12 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       case 'object': {
         if (depth > 3) return fc.constant({});
         const required = new Set<string>(schema.required ?? []);
-        const shape = Object.fromEntries(Object.entries<any>(schema.properties ?? {}).filter(([, s]) => !deref(s).readOnly).map(([k, s]) => [k, arbitrary(s, depth + 1)]));
+        // A field named like a path parameter (`property_id` in a booking) mostly takes an id the run has seen.
+        const field = (key: string, s: any) => {
+          const pool = pools.get(key) ?? [];
+          return pool.length > 0 ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pool) }, { weight: 1, arbitrary: arbitrary(s, depth + 1) }) : arbitrary(s, depth + 1);
+        };
+        const shape = Object.fromEntries(Object.entries<any>(schema.properties ?? {}).filter(([, s]) => !deref(s).readOnly).map(([k, s]) => [k, field(k, s)]));
         return fc.record(shape, { requiredKeys: [...required].filter((k) => k in shape) });
       }
       default:
