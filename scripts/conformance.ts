@@ -1,5 +1,5 @@
 /**
- * `npm run conformance -- --base URL [--seed N] [--runs N] [--token T] [--read-only] [--max-retry-after S]`
+ * `npm run conformance -- --base URL [--seed N] [--runs N] [--token T] [--read-only] [--invalid] [--max-retry-after S]`
  * Sends requests generated from spec/openapi.yaml to a running deployment and reports every answer that does not
  * conform (status, body, headers), each with a curl line to reproduce it. It creates data (a host user of its own,
  * properties, bookings...): on a shared deployment use --read-only (GETs only) or a --token of a throwaway account.
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '10' },
     token: { type: 'string' },
     'read-only': { type: 'boolean', default: false },
+    invalid: { type: 'boolean', default: false },
     'max-retry-after': { type: 'string', default: '5' },
   },
 });
@@ -33,6 +34,7 @@ const report = await runConformance({
   runs: Number(values.runs),
   token: values.token ?? process.env.TOKEN,
   readOnly: values['read-only'],
+  invalid: values.invalid,
   maxRetryAfter: Number(values['max-retry-after']),
   log: (line) => console.log(line),
 });

@@ -55,6 +55,14 @@ describe('npm run conformance', () => {
     }
   }, 120_000);
 
+  it('finds no failure with invalid requests too: each gets a declared 4xx', async () => {
+    const lines: string[] = [];
+    const report = await runConformance({ base: server.url, spec, seed: 9, runs: 2, invalid: true, log: (l) => lines.push(l) });
+    expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
+    expect(report.failures).toEqual([]);
+    expect(report.statuses.getProperty?.['400']).toBeGreaterThan(0);
+  }, 120_000);
+
   it('only GETs with --read-only', async () => {
     const report = await runConformance({ base: server.url, spec, seed: 7, runs: 2, readOnly: true });
     expect(report.failures).toEqual([]);

@@ -22,6 +22,11 @@ export interface ConformanceOptions {
   /** Generated requests per operation. */
   runs?: number;
   token?: string;
+  /**
+   * Also send invalid requests (a body of the wrong type, a non-numeric integer, a malformed uuid or date in a
+   * path or query parameter): each must get a declared 4xx, never a 2xx or 5xx.
+   */
+  invalid?: boolean;
   /** Only GET: nothing is created on the target. */
   readOnly?: boolean;
   /** Longest Retry-After (seconds) the run waits out on a 429 before giving up on that request. */
@@ -126,7 +131,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
   let token = options.token;
   const report: ConformanceReport = { requests: 0, operations: 0, failures: [], seed, statuses: {} };
 
-  async function send(operation: Operation, path: string, query: URLSearchParams, headers: Record<string, string>, body: unknown) {
+  async function send(operation: Operation, path: string, query: URLSearchParams, headers: Record<string, string>, body: unknown, invalid = false) {
     const qs = query.toString();
     const url = `${base}${path}${qs ? `?${qs}` : ''}`;
     const secured = operation.op.security ? operation.op.security.length > 0 : (spec.security ?? []).length > 0;
@@ -154,6 +159,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     const counts = (report.statuses[operation.id] ??= {});
     counts[response.status] = (counts[response.status] ?? 0) + 1;
     const problems = check(operation, response, text);
+    if (invalid && (response.status < 400 || response.status >= 500)) problems.unshift(`an invalid request got ${response.status}, not a 4xx`);
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -294,7 +300,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     return fc.record({ path: fc.record(pathShape), query: fc.record(queryShape, { requiredKeys: requiredQuery }), body });
   }
 
-  async function perform(operation: Operation, request: Request, headers: Record<string, string> = {}) {
+  async function perform(operation: Operation, request: Request, headers: Record<string, string> = {}, invalid = false) {
     const path = operation.path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(request.path[name] ?? ''));
     const query = new URLSearchParams();
     for (const [name, value] of Object.entries(request.query)) {
@@ -305,7 +311,30 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     for (const param of operation.params) {
       if (param.in === 'header' && param.name.toLowerCase() === 'idempotency-key') extra['Idempotency-Key'] = crypto.randomUUID();
     }
-    return send(operation, path, query, extra, request.body);
+    return send(operation, path, query, extra, request.body, invalid);
+  }
+
+  /** One way to make a valid request invalid, or undefined when the operation takes nothing that can be broken. */
+  function invalidArbitrary(operation: Operation): fc.Arbitrary<Request> | undefined {
+    const breakable = operation.params.filter((p) => {
+      const schema = deref(p.schema) ?? {};
+      return (p.in === 'path' || p.in === 'query') && (schema.format === 'uuid' || schema.format === 'date' || schema.type === 'integer');
+    });
+    const hasBody = deref(operation.op.requestBody)?.content?.['application/json'] !== undefined;
+    const choices: fc.Arbitrary<Request>[] = [];
+    if (hasBody) choices.push(fc.constantFrom<unknown>([], 'text', 42, null).map((body) => ({ path: {}, query: {}, body })));
+    for (const param of breakable) {
+      const schema = deref(param.schema);
+      const bad = schema.type === 'integer' ? fc.constantFrom('ten', '1.5', '') : schema.format === 'uuid' ? fc.constantFrom('not-a-uuid', '123') : fc.constantFrom('2027-02-30', '31/12/2027', 'tomorrow');
+      choices.push(bad.map((value) => ({ path: { [param.name]: value }, query: param.in === 'query' ? { [param.name]: value } : {}, body: undefined })));
+    }
+    if (choices.length === 0) return undefined;
+    // Everything else stays valid, so the one broken part is what the answer is about.
+    return fc.tuple(requestArbitrary(operation), fc.oneof(...choices)).map(([valid, broken]) => ({
+      path: { ...valid.path, ...broken.path },
+      query: { ...valid.query, ...broken.query },
+      body: hasBody && broken.body !== undefined ? broken.body : valid.body,
+    }));
   }
 
   const allById = new Map(allOps.map((o) => [o.id, o]));
@@ -337,6 +366,10 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     const samples = fc.sample(requestArbitrary(operation), { seed: seed + index, numRuns: runs });
     index += 1;
     for (const request of samples) await perform(operation, request);
+    const invalid = options.invalid ? invalidArbitrary(operation) : undefined;
+    if (invalid) {
+      for (const request of fc.sample(invalid, { seed: seed + 1000 + index, numRuns: Math.max(1, Math.ceil(runs / 2)) })) await perform(operation, request, {}, true);
+    }
   }
   return report;
 }
