@@ -142,7 +142,18 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       (init.headers as Record<string, string>)['content-type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    let response = await fetch(url, init);
+    let response: Response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      // No answer at all (refused, reset, timed out) is a failure too, with the same curl line.
+      report.requests += 1;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const failure = { operationId: operation.id, status: 0, problems: [`no answer: ${cause?.code ?? cause?.message ?? String(error)}`], curl: curlLine(operation.method, url, body, authorised) };
+      report.failures.push(failure);
+      log(`FAIL ${operation.id}: ${failure.problems[0]}\n  ${failure.curl}`);
+      return { status: 0, body: undefined };
+    }
     report.requests += 1;
     for (let attempt = 0; response.status === 429 && attempt < 3; attempt += 1) {
       const wait = Number(response.headers.get('retry-after') ?? '1');
