@@ -6,6 +6,7 @@
  *   - spec/openapi.yaml → operations.gen.ts: the operationId → request/response type map handlers are typed by
  *   - a freshly migrated database → db.ts (kysely-codegen)
  *   - spec/openapi.yaml → schema.graphql: the GraphQL schema /graphql serves (GraphQL Mesh), so a breaking change shows in review
+ *   - spec/openapi.yaml → staybook.postman_collection.json: a Postman v2.1 collection (Bruno imports it), see generate-collection.ts
  *   - the spec's problem-code catalogue → problems.gen.ts (code → status and title) and the table of codes in the
  *     spec's own introduction (see generate-problems.ts)
  *   - spec/openapi.yaml's info.version → the version of the client package (clients/typescript/package.json) and the
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '@hey-api/openapi-ts';
 import { parse } from 'yaml';
 import type { Document } from 'openapi-backend';
+import { postmanCollectionFile } from './generate-collection.js';
 import { generateDbTypes } from './generate-db-types.js';
 import { problemCatalogue, problemsModule, withProblemTable } from './generate-problems.js';
 import { generateSettings } from './generate-settings.js';
@@ -39,6 +41,7 @@ async function generateInto(outDir: string): Promise<void> {
   await writeFile(path.join(outDir, 'db.ts'), await generateDbTypes());
   await writeFile(path.join(outDir, 'schema.graphql'), await graphqlSchemaFile());
   await writeFile(path.join(outDir, 'problems.gen.ts'), await problemsFile());
+  await writeFile(path.join(outDir, 'staybook.postman_collection.json'), postmanCollectionFile(parse(await readFile(specFile, 'utf8'))));
 }
 
 async function problemsFile(): Promise<string> {
