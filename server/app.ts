@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Document } from 'openapi-backend';
 import { pingDatabase, type PoolUsage } from '../db/index.js';
 import { createApi, type Api } from './api.js';
+import { jsonOf } from './cache.js';
 import type { Config } from './config.js';
 import { docsAsset, docsInit, docsPage } from './docs.js';
 import { ApiError, invalidFields, toApiError, toProblem } from './errors.js';
@@ -222,7 +223,15 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (name === 'Vary') ctx.vary(value);
       else ctx.set(name, value);
     }
-    if (result.body !== undefined) ctx.body = result.body;
+    if (result.body !== undefined) {
+      // Already serialised for its ETag: send those bytes (Koa would stringify the object again).
+      const json = jsonOf(result.body);
+      if (json === undefined) ctx.body = result.body;
+      else {
+        if (!ctx.response.get('Content-Type')) ctx.type = 'application/json';
+        ctx.body = json;
+      }
+    }
   });
 
   return { koa, api };
