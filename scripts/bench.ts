@@ -203,9 +203,13 @@ function bookingLoad(url: string, side: 0 | 1, plan: Awaited<ReturnType<typeof p
 async function coldStart(): Promise<number> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'staybook-bench-cold-'));
   try {
+    // What `npm start` on a fresh clone runs after its build: the compiled server, no DATABASE_URL,
+    // no REDIS_URL, the embedded PGlite, demo data. The build is not part of the start-up measured.
+    const built = performance.now();
+    await promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: repoRoot });
+    console.log(`P7: built dist/ with \`npm run build\` in ${((performance.now() - built) / 1000).toFixed(1)} s (not counted); measuring \`node dist/server/main.js\``);
     const t0 = performance.now();
-    // What `npm start` on a fresh clone runs: no DATABASE_URL, no REDIS_URL, the embedded PGlite, demo data.
-    const child = await start(startNode('server/main.ts', { env: { PORT: '0', DATA_DIR: dataDir, MAIL_OUTBOX_DIR: outboxDir, LOG_REQUESTS: 'false' } }));
+    const child = await start(startNode('dist/server/main.js', { env: { PORT: '0', DATA_DIR: dataDir, MAIL_OUTBOX_DIR: outboxDir, LOG_REQUESTS: 'false' } }));
     for (;;) {
       const response = await fetch(`${child.url}/healthz`).catch(() => undefined);
       if (response?.status === 200) break;
@@ -354,7 +358,7 @@ async function main(): Promise<void> {
 
     if (wanted('P7')) {
       const seconds = await coldStart();
-      rows.push({ scenario: 'P7', title: 'cold start, embedded PGlite, to /healthz', measured: seconds, goal: { text: '<= 5 s', met: (s) => s <= 5 }, note: `${seconds.toFixed(2)} s (through tsx, which compiles TypeScript as it loads)` });
+      rows.push({ scenario: 'P7', title: 'cold start, embedded PGlite, to /healthz', measured: seconds, goal: { text: '<= 5 s', met: (s) => s <= 5 }, note: `${seconds.toFixed(2)} s (node dist/server/main.js, as npm start runs it after its build)` });
     }
   } finally {
     for (const child of [...started]) await stop(child);

@@ -5,7 +5,7 @@
  * checks every response against the spec. Errors are thrown as ApiError and turned
  * into problem details by the Koa error middleware (app.ts), the one place that does.
  */
-import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
+import { OpenAPIBackend, OpenAPIValidator, type Context, type Document, type Operation } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { authenticate, type AuthUser } from './auth.js';
@@ -51,6 +51,8 @@ export interface Api {
   /** Runs one request; `onRouted` learns its operation as soon as routing has matched one (for logs, metrics and traces). */
   dispatch(request: DispatchRequest, requestId: string, onRouted?: (route: Route) => void): Promise<DispatchResult>;
   operationIds: string[];
+  /** Compiles the request validators not compiled yet, one operation per turn of the event loop (after listen). */
+  warmValidators(): Promise<void>;
 }
 
 /**
@@ -79,16 +81,26 @@ export async function createApi(definition: Document, handlers: Handlers, deps: 
   const api = await backendFor(definition, handlers);
   return {
     operationIds: api.getOperations().map((operation) => operation.operationId as string),
+    warmValidators: () => warmValidators(api),
     dispatch: ({ rawBody, ...request }, requestId, onRouted) =>
       api.handleRequest(request, { deps, requestId, auth: null, rawBody, onRouted } satisfies RequestState),
   };
 }
 
 async function buildBackend(definition: Document, handlers: Handlers): Promise<OpenAPIBackend> {
-  const api = new OpenAPIBackend({
-    definition,
-    strict: true,
-    validate: true,
+  // `validate: false` here only keeps init() from compiling every request, response and
+  // response-header validator up front (most of a cold start, and response validators are
+  // never used in production); the validator installed below validates every request.
+  const api = new OpenAPIBackend({ definition, strict: true, validate: false });
+  await api.init();
+  // Route from a table compiled once, not from a list and RegExps rebuilt per request (routing.ts).
+  const routes = installRouteTable(api);
+  // openapi-backend's own validator in its lazy mode: each operation's validators are compiled
+  // once, on first use, and kept (warmValidators compiles the request ones after listen).
+  api.validator = new OpenAPIValidator({
+    definition: api.definition,
+    router: api.router,
+    lazyCompileValidators: true,
     coerceTypes: true,
     ajvOpts: { allErrors: true, useDefaults: true, strict: false },
     customizeAjv: (ajv) => {
@@ -98,9 +110,7 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
       return ajv;
     },
   });
-  await api.init();
-  // Route from a table compiled once, not from a list and RegExps rebuilt per request (routing.ts).
-  const routes = installRouteTable(api);
+  api.validate = true;
 
   const operationIds = api.getOperations().map((operation) => operation.operationId as string);
   const missing = operationIds.filter((id) => !(id in handlers));
@@ -165,6 +175,18 @@ async function buildBackend(definition: Document, handlers: Handlers): Promise<O
     },
   });
   return api;
+}
+
+/**
+ * A server answers as soon as it listens: an operation's validators compile on its first
+ * request. This compiles the rest meanwhile, yielding between operations so that requests
+ * arriving now are not held up for the whole set.
+ */
+async function warmValidators(api: OpenAPIBackend): Promise<void> {
+  for (const operation of api.getOperations()) {
+    await new Promise((resolve) => setImmediate(resolve));
+    api.validator.getRequestValidatorsForOperation(operation.operationId as string);
+  }
 }
 
 /** Fails loudly when a handler answers outside its contract (development and test only). */

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Document } from 'openapi-backend';
 import { pingDatabase, type PoolUsage } from '../db/index.js';
 import { createApi, type Api } from './api.js';
+import { jsonOf } from './cache.js';
 import type { Config } from './config.js';
 import { docsAsset, docsInit, docsPage } from './docs.js';
 import { ApiError, invalidFields, toApiError, toProblem } from './errors.js';
@@ -58,13 +59,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     const sent = ctx.get('X-Request-Id');
     ctx.state.requestId = REQUEST_ID.test(sent) ? sent : randomUUID();
     ctx.set('X-Request-Id', ctx.state.requestId);
-    const requestLog = logger.child({ request_id: ctx.state.requestId });
+    // A child logger only for a request that writes a line (an error, or access logs on): not one per request.
+    const requestLog = () => logger.child({ request_id: ctx.state.requestId });
     const started = performance.now();
     try {
       await next();
     } catch (err) {
       const { error, unexpected } = toApiError(err);
-      if (unexpected) requestLog.error({ error: String((err as Error)?.stack ?? err) }, 'unexpected error');
+      if (unexpected) requestLog().error({ error: String((err as Error)?.stack ?? err) }, 'unexpected error');
       ctx.status = error.status;
       for (const [name, value] of Object.entries(error.headers ?? {})) ctx.set(name, value);
       ctx.type = 'application/problem+json';
@@ -77,7 +79,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (routerPath) traceRoute(routerPath);
     metrics.observeRequest({ operation, method: ctx.method, status: ctx.status }, seconds);
     if (deps.config.logRequests) {
-      requestLog.info(
+      requestLog().info(
         { method: ctx.method, path: ctx.path, operation, status: ctx.status, duration_ms: Math.round(seconds * 10_000) / 10 },
         'request',
       );
@@ -222,7 +224,15 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (name === 'Vary') ctx.vary(value);
       else ctx.set(name, value);
     }
-    if (result.body !== undefined) ctx.body = result.body;
+    if (result.body !== undefined) {
+      // Already serialised for its ETag: send those bytes (Koa would stringify the object again).
+      const json = jsonOf(result.body);
+      if (json === undefined) ctx.body = result.body;
+      else {
+        if (!ctx.response.get('Content-Type')) ctx.type = 'application/json';
+        ctx.body = json;
+      }
+    }
   });
 
   return { koa, api };

@@ -25,20 +25,32 @@ const HSTS_MAX_AGE_SECONDS = 31_536_000;
  * names below the API's own host; no preload, which is hard to undo.
  */
 export function securityHeaders(): Middleware {
-  return helmet({
+  const policy = helmet({
     // For JSON, problem documents, metrics and the spec: nothing may load, run or frame.
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     strictTransportSecurity: { maxAge: HSTS_MAX_AGE_SECONDS, includeSubDomains: true, preload: false },
     // The same as frame-ancestors 'none', for browsers that predate CSP level 2.
     xFrameOptions: { action: 'deny' },
   });
+  // These headers depend on no request (no nonces): helmet computes them once, here, on a
+  // recording response, and each request gets them set in one loop, without helmet's
+  // middleware chain and the promise koa-helmet wraps around it per request.
+  const headers = new Map<string, string | number | readonly string[]>();
+  const removed: string[] = [];
+  const recorder = {
+    setHeader: (name: string, value: string | number | readonly string[]) => void headers.set(name, value),
+    removeHeader: (name: string) => void removed.push(name),
+  };
+  void policy({ req: {}, res: recorder } as unknown as Parameters<Middleware>[0], async () => {});
+  if (headers.size === 0) throw new Error('helmet set no headers synchronously: the recorded header set would be empty');
+  return async (ctx, next) => {
+    const { res } = ctx;
+    for (const [name, value] of headers) res.setHeader(name, value);
+    for (const name of removed) res.removeHeader(name);
+    await next();
+  };
 }
 
-/**
- * /docs and its files: scripts and styles only from our own origin (the page has no
- * inline script: server/docs.ts keeps its init in /docs/init.js). Swagger UI sets
- * inline styles and shows data: images (icons); "Try it out" calls the API on this origin.
- */
 export function docsCsp(): Middleware {
   return helmet.contentSecurityPolicy({
     useDefaults: false,

@@ -111,7 +111,7 @@ export function compileRoutes(operations: Operation[]): RouteTable {
 /**
  * Installs the table in an initialised backend's router: `matchOperation` answers from
  * it, `getOperations` and `getOperation` from the list built once. openapi-backend's
- * validators were compiled by `init()` from that same list (not lazily: `quick` is off).
+ * validators are compiled (lazily, once per operation: api.ts) from that same list.
  */
 export function installRouteTable(api: OpenAPIBackend): RouteTable {
   const router = api.router;

@@ -85,7 +85,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       cache,
       log: writeLog,
     };
-    const { koa } = await createApp({ spec, handlers: limitedHandlers, deps, redis, logger, pool: database.pool });
+    const { koa, api } = await createApp({ spec, handlers: limitedHandlers, deps, redis, logger, pool: database.pool });
     // Writes down lapsed holds and finished stays, and forgets idempotency keys past their day.
     // Nothing depends on it running (reads compute the status, bookings expire lapsed holds
     // themselves); several processes may run it at once, as each statement is idempotent.
@@ -105,6 +105,8 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
     });
     // http-terminator closes keep-alive connections after their current response
     // (`Connection: close`) and idle ones at once, and destroys what is left at the deadline.
+    // Serving already; the validators not compiled yet are compiled between requests.
+    void api.warmValidators().catch((err: unknown) => writeLog({ level: 'warn', message: 'could not precompile the request validators', error: String(err) }));
     const terminator = createHttpTerminator({ server: httpServer, gracefulTerminationTimeout: config.shutdownGraceSeconds * 1000 });
     const { port } = httpServer.address() as AddressInfo;
     let closing: Promise<void> | undefined;

@@ -33,14 +33,14 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Runs `node --import tsx <script>` and resolves with the first URL it prints (`pattern`'s first group). */
+/** Runs `node --import tsx <script>` (or plain `node <script>` for built JavaScript, dist/**.js) and resolves with the first URL it prints (`pattern`'s first group). */
 export function startNode(
   script: string,
   options: { env: Record<string, string | undefined>; args?: string[]; nodeArgs?: string[]; pattern?: RegExp; timeoutMs?: number },
 ): Promise<Child & { startedIn: number }> {
   const pattern = options.pattern ?? /listening on (http:\/\/[^\s"]+)/;
   const started = performance.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...(script.endsWith('.js') ? [] : ['--import', 'tsx']), script, ...(options.args ?? [])], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
