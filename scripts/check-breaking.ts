@@ -64,9 +64,42 @@ function newlyRequiredInput(d: { action: string; path: (string | number)[]; afte
 }
 
 /** The REST changes that reach a client: everything under `paths` that is not a mere annotation. */
+type Parameter = { name?: string; in?: string; $ref?: string };
+type PathItem = Record<string, unknown> & { parameters?: Parameter[] };
+
+/**
+ * Path-level parameters moved into each operation, an operation's own parameter of the
+ * same name and place replacing the path's (OpenAPI's rule). api-smart-diff compares the
+ * two lists separately and reports an operation that overrides a path parameter (to give
+ * it its own example) as adding a required parameter, even against itself.
+ */
+function withOperationParameters(doc: Record<string, unknown>): Record<string, unknown> {
+  const components = (doc.components as { parameters?: Record<string, Parameter> } | undefined)?.parameters ?? {};
+  const key = (parameter: Parameter) => {
+    const target = parameter.$ref ? (components[parameter.$ref.split('/').pop() as string] ?? parameter) : parameter;
+    return `${target.in}:${target.name}`;
+  };
+  const paths = Object.fromEntries(
+    Object.entries((doc.paths ?? {}) as Record<string, PathItem>).map(([path, item]) => {
+      const { parameters: shared = [], ...operations } = item;
+      const merged = Object.fromEntries(
+        Object.entries(operations).map(([method, operation]) => {
+          if (!operation || typeof operation !== 'object') return [method, operation];
+          const own = ((operation as { parameters?: Parameter[] }).parameters ?? []);
+          const ownKeys = new Set(own.map(key));
+          const parameters = [...shared.filter((parameter) => !ownKeys.has(key(parameter))), ...own];
+          return [method, { ...(operation as object), ...(parameters.length > 0 ? { parameters } : {}) }];
+        }),
+      );
+      return [path, merged];
+    }),
+  );
+  return { ...doc, paths };
+}
+
 export function restChanges(baseSpec: string, headSpec: string): Change[] {
-  const before = parse(baseSpec) as Record<string, unknown>;
-  const after = parse(headSpec) as Record<string, unknown>;
+  const before = withOperationParameters(parse(baseSpec) as Record<string, unknown>);
+  const after = withOperationParameters(parse(headSpec) as Record<string, unknown>);
   const { diffs } = apiCompare(before, after) as {
     diffs: { type: string; action: string; path: (string | number)[]; description?: string; after?: unknown }[];
   };
@@ -97,10 +130,16 @@ export async function graphqlChanges(baseSdl: string, headSdl: string): Promise<
 export function changelogSection(changelog: string, version: string): string | undefined {
   const lines = changelog.split('\n');
   const heading = (l: string) => /^## /.test(l);
-  const start = lines.findIndex((l) => /^## \[?Unreleased\]?/i.test(l) || l.startsWith(`## ${version} `) || l === `## ${version}` || l.startsWith(`## [${version}]`));
-  if (start < 0) return undefined;
-  const end = lines.findIndex((l, i) => i > start && heading(l));
-  return lines.slice(start + 1, end < 0 ? undefined : end).join('\n').trim();
+  const matches = (l: string) => /^## \[?Unreleased\]?/i.test(l) || l.startsWith(`## ${version} `) || l === `## ${version}` || l.startsWith(`## [${version}]`);
+  // Unreleased may sit empty above the section of the version being released: the first that says something counts.
+  let found: string | undefined;
+  lines.forEach((line, start) => {
+    if (found || !matches(line)) return;
+    const end = lines.findIndex((l, i) => i > start && heading(l));
+    const body = lines.slice(start + 1, end < 0 ? undefined : end).join('\n').trim();
+    if (body) found = body;
+  });
+  return found;
 }
 
 /** The gate itself, on contents only (the tests call it with planted changes; the CLI feeds it from git). */

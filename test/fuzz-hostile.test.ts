@@ -23,6 +23,7 @@ import { loadSpec } from '../server/server.js';
 import { createAdmin, createBooking, createHost, createProperty, createReview, createUser, fromToday, payStay, signIn, type Account } from './support/factories.js';
 import { problemSchemaCheck, type ProblemCheck } from './support/spec-problem.js';
 import { useTestApp } from './support/app.js';
+import { specSamples, type Parameter, type Spec, type SpecOperation } from './support/spec-samples.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PER_OPERATION = Number(process.env.FUZZ_PER_OPERATION ?? 20);
@@ -46,21 +47,6 @@ function prng(seed: number) {
 }
 type Random = ReturnType<typeof prng>;
 
-interface Schema {
-  type?: string;
-  format?: string;
-  enum?: unknown[];
-  example?: unknown;
-  default?: unknown;
-  minimum?: number;
-  items?: Schema;
-  properties?: Record<string, Schema>;
-  required?: string[];
-  $ref?: string;
-}
-interface Parameter { name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema?: Schema; $ref?: string }
-interface SpecOperation { operationId: string; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }
-type Spec = { paths: Record<string, Record<string, unknown> & { parameters?: Parameter[] }>; components: Record<string, Record<string, unknown>> };
 
 const BAD_ESCAPES = ['%', '%%', '%E0%A4%A', '%zz', '%C0%AF', '%ED%A0%80', '%FF', 'a%2', '%00'];
 const BAD_UUIDS = ['zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz', '00000000-0000-0000-0000-00000000000', '{00000000-0000-4000-8000-000000000000}', '0'.repeat(36), '123'];
@@ -100,12 +86,14 @@ function wellFormed(text: string): string {
 
 const { server } = useTestApp();
 let spec: Spec;
+let samples: ReturnType<typeof specSamples>;
 let checkProblem: ProblemCheck;
 let tokens: { admin: string; guest: string; host: string; logout: string };
 let known: Record<string, string>;
 
 beforeAll(async () => {
   spec = (await loadSpec()) as unknown as Spec;
+  samples = specSamples(spec);
   checkProblem = await problemSchemaCheck();
   const admin = await createAdmin(server);
   const host: Account = await createHost(server.client);
@@ -124,32 +112,6 @@ beforeAll(async () => {
   console.log(`fuzz-hostile: FUZZ_SEED=${SEED}, ${PER_OPERATION} requests per operation`);
 });
 
-function resolve<T>(value: T & { $ref?: string }): T {
-  if (!value.$ref) return value;
-  const [, , section, name] = value.$ref.split('/');
-  return resolve(spec.components[section as string]![name as string] as T & { $ref?: string });
-}
-
-/** A plausible valid value for a schema (its example, default, or one made from its type). */
-function sample(raw: Schema): unknown {
-  const schema = resolve(raw);
-  if (schema.example !== undefined) return schema.example;
-  if (schema.default !== undefined) return schema.default;
-  if (schema.enum) return schema.enum[0];
-  switch (schema.type) {
-    case 'integer':
-    case 'number':
-      return schema.minimum ?? 1;
-    case 'boolean':
-      return true;
-    case 'array':
-      return schema.items ? [sample(schema.items)] : [];
-    case 'object':
-      return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([key, value]) => [key, sample(value)]));
-    default:
-      return { uuid: randomUUID(), date: fromToday(60), 'date-time': '2027-03-01T10:00:00Z', email: 'fuzz@example.test', uri: 'https://example.com/x' }[schema.format ?? ''] ?? 'text';
-  }
-}
 
 interface Operation {
   operationId: string;
@@ -166,10 +128,10 @@ function operations(): Operation[] {
       .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
       .map(([method, op]) => {
         const operation = op as SpecOperation;
-        const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => resolve(p));
+        const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => samples.resolve(p));
         const schema = operation.requestBody?.content['application/json']?.schema;
-        const body = schema ? (sample(schema) as Record<string, unknown>) : undefined;
-        return { operationId: operation.operationId, method: method.toUpperCase(), path, parameters, body, required: schema ? (resolve(schema).required ?? []) : [] };
+        const body = schema ? (samples.sample(schema) as Record<string, unknown>) : undefined;
+        return { operationId: operation.operationId, method: method.toUpperCase(), path, parameters, body, required: schema ? (samples.resolve(schema).required ?? []) : [] };
       }),
   );
 }
@@ -218,8 +180,8 @@ function send(built: Built): Promise<{ status: number; contentType: string; text
 function build(op: Operation, random: Random): Built {
   const params: Record<string, { value: unknown; raw?: boolean; repeat?: boolean }> = {};
   for (const parameter of op.parameters) {
-    if (parameter.in === 'path') params[parameter.name] = { value: op.operationId === 'deleteUser' ? known.deleteUser : (known[parameter.name] ?? sample(parameter.schema ?? {})) };
-    else if (parameter.required) params[parameter.name] = { value: sample(parameter.schema ?? {}) };
+    if (parameter.in === 'path') params[parameter.name] = { value: op.operationId === 'deleteUser' ? known.deleteUser : (known[parameter.name] ?? samples.sample(parameter.schema ?? {})) };
+    else if (parameter.required) params[parameter.name] = { value: samples.sample(parameter.schema ?? {}) };
   }
   let body: unknown = op.body === undefined ? undefined : structuredClone(op.body);
   let bodyText: string | undefined;

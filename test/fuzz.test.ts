@@ -13,22 +13,8 @@ import * as api from '../generated/client/sdk.gen.js';
 import { inconsistencies } from './support/consistency.js';
 import { createAdmin, createBooking, createProperty, createUser, fromToday, insertPastStay } from './support/factories.js';
 import { useTestApp } from './support/app.js';
+import { specSamples, type Spec, type SpecOperation } from './support/spec-samples.js';
 
-interface Schema {
-  type?: string;
-  format?: string;
-  enum?: unknown[];
-  example?: unknown;
-  default?: unknown;
-  minimum?: number;
-  items?: Schema;
-  properties?: Record<string, Schema>;
-  required?: string[];
-  $ref?: string;
-}
-interface Parameter { name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema?: Schema; $ref?: string }
-interface Operation { operationId: string; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }
-type Spec = { paths: Record<string, Record<string, Operation> & { parameters?: Parameter[] }>; components: Record<string, Record<string, unknown>> };
 
 const hostile: unknown[] = [
   null, 0, -1, 1e308, 2 ** 53, 3.5, true, 'string', '', ' ', 'x'.repeat(5000), 'null\u0000byte', '\u202e\ud83d\ude00',
@@ -37,6 +23,7 @@ const hostile: unknown[] = [
 
 const { server } = useTestApp();
 let spec: Spec;
+let samples: ReturnType<typeof specSamples>;
 let token: string;
 let propertyId: string;
 let bookingId: string;
@@ -44,6 +31,7 @@ let reviewId: string;
 let adminId: string;
 beforeAll(async () => {
   spec = (await loadSpec()) as unknown as Spec;
+  samples = specSamples(spec);
   const admin = await createAdmin(server);
   token = admin.token;
   adminId = admin.id;
@@ -56,42 +44,16 @@ beforeAll(async () => {
   reviewId = review.data!.id;
 });
 
-function resolve<T>(value: T & { $ref?: string }): T {
-  if (!value.$ref) return value;
-  const [, , section, name] = value.$ref.split('/');
-  return resolve(spec.components[section as string]![name as string] as T & { $ref?: string });
-}
-
-/** A plausible valid value for a schema, from its example, default or type. */
-function sample(raw: Schema): unknown {
-  const schema = resolve(raw);
-  if (schema.example !== undefined) return schema.example;
-  if (schema.default !== undefined) return schema.default;
-  if (schema.enum) return schema.enum[0];
-  switch (schema.type) {
-    case 'integer':
-    case 'number':
-      return schema.minimum ?? 1;
-    case 'boolean':
-      return true;
-    case 'array':
-      return schema.items ? [sample(schema.items)] : [];
-    case 'object':
-      return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([key, value]) => [key, sample(value)]));
-    default:
-      return { uuid: randomUUID(), date: '2027-03-01', 'date-time': '2027-03-01T10:00:00Z', email: 'fuzz@example.test', uri: 'https://example.com/x' }[schema.format ?? ''] ?? 'text';
-  }
-}
 
 function operations() {
   return Object.entries(spec.paths).flatMap(([path, item]) =>
     Object.entries(item)
       .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
       .map(([method, op]) => {
-        const operation = op as Operation;
-        const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => resolve(p));
+        const operation = op as SpecOperation;
+        const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => samples.resolve(p));
         const bodySchema = operation.requestBody?.content['application/json']?.schema;
-        return { path, method, operation, parameters, body: bodySchema ? (sample(bodySchema) as Record<string, unknown>) : undefined };
+        return { path, method, operation, parameters, body: bodySchema ? (samples.sample(bodySchema) as Record<string, unknown>) : undefined };
       }),
   );
 }
@@ -123,7 +85,7 @@ async function send(op: Case, params: Record<string, unknown>, body: unknown) {
 function validParams(op: Case): Record<string, unknown> {
   const known: Record<string, string> = { property_id: propertyId, booking_id: bookingId, review_id: reviewId, user_id: op.method === 'delete' ? randomUUID() : adminId };
   return Object.fromEntries(
-    op.parameters.filter((p) => p.required || p.in === 'path').map((p) => [p.name, known[p.name] ?? sample(p.schema ?? {})]),
+    op.parameters.filter((p) => p.required || p.in === 'path').map((p) => [p.name, known[p.name] ?? samples.sample(p.schema ?? {})]),
   );
 }
 
