@@ -131,7 +131,8 @@ function printable(text: string): string {
  * 5,000 characters included, and its path must still fit the document that reports it.
  */
 function fieldPath(path: string): string {
-  const safe = path.replace(/[\s\x00-\x1F\x7F]/gu, (c) => encodeURIComponent(c));
+  // An empty field name (`{"": 1}`) would leave `body.` or `body..x`, which the pattern refuses: name it `""`.
+  const safe = path.replace(/[\s\x00-\x1F\x7F]/gu, (c) => encodeURIComponent(c)).replace(/\.(?=\.|$)/g, '.""');
   return safe.length > 300 ? `${safe.slice(0, 299)}…` : safe;
 }
 

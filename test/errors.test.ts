@@ -61,6 +61,15 @@ describe('toProblem', () => {
     expect(path.length).toBe(300);
   });
 
+  it('names an empty field name "" so the path still matches the schema (body.x, never body.)', () => {
+    const problem = toProblem(new ApiError('validation_failed', undefined, [
+      { path: 'body.', message: 'is not a known field' },
+      { path: 'body..items', message: 'is invalid' },
+    ]), undefined);
+    expect(problem.errors?.map((e) => e.path)).toEqual(['body.""', 'body."".items']);
+    for (const { path } of problem.errors ?? []) expect(path).toMatch(/^(body|query|path|header)(\.\S+)?$/);
+  });
+
   it('replaces control characters in detail', () => {
     expect(toProblem(new ApiError('not_found', 'No \u0000such\u001b thing.'), undefined).detail).toBe('No \uFFFDsuch\uFFFD thing.');
   });
