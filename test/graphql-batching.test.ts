@@ -6,7 +6,6 @@
  * whom REST shows them. SQL statements are counted with a Kysely plugin on the
  * server's own database handle (every handler and batch read uses `deps.db`).
  */
-import type { KyselyPlugin } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import { insertProperties } from '../db/properties.js';
@@ -14,30 +13,18 @@ import { insertUsers } from '../db/users.js';
 import { graphqlRequest } from '../scripts/walk-graphql.js';
 import { createBooking, createHost, createProperty, createUser, fromToday, insertPastStay, uniqueEmail } from './support/factories.js';
 import { useTestApp } from './support/app.js';
+import { countStatementsOf, type StatementCounter } from './support/statements.js';
 
 const { server } = useTestApp();
 
-/** Counts the SQL statements the server runs from now on (its handlers read `deps.db` per request). */
-let statements = 0;
-const counter: KyselyPlugin = {
-  transformQuery: (args) => {
-    statements += 1;
-    return args.node;
-  },
-  transformResult: async (args) => args.result,
-};
-
-async function countStatements<T>(run: () => Promise<T>): Promise<{ result: T; statements: number }> {
-  const before = statements;
-  const result = await run();
-  return { result, statements: statements - before };
-}
+let counter: StatementCounter;
+const countStatements = <T>(run: () => Promise<T>) => counter.count(run);
 
 const city = `Batchton-${Date.now().toString(36)}`;
 let hosts: { id: string; name: string }[] = [];
 
 beforeAll(async () => {
-  server.deps.db = server.deps.db.withPlugin(counter);
+  counter = countStatementsOf(server);
   // 100 hosts with one listing each, written directly: the test is about reading them.
   hosts = await insertUsers(
     server.deps.db,

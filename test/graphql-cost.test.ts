@@ -5,7 +5,6 @@
  * all, while a normal page with its hosts and today's walks pass. In production the
  * errors do not suggest field or enum names ("Did you mean …").
  */
-import type { KyselyPlugin } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { graphqlRequest, type GraphQLReply } from '../scripts/walk-graphql.js';
 import { loadConfig } from '../server/config.js';
@@ -13,20 +12,14 @@ import { REST_CALL_COST } from '../server/graphql/cost.js';
 import { createProperty } from './support/factories.js';
 import type { TestServer } from './support/server.js';
 import { useTestApp } from './support/app.js';
+import { countStatementsOf, type StatementCounter } from './support/statements.js';
 
 const { env, server } = useTestApp();
 
-let statements = 0;
-const counter: KyselyPlugin = {
-  transformQuery: (args) => {
-    statements += 1;
-    return args.node;
-  },
-  transformResult: async (args) => args.result,
-};
+let counter: StatementCounter;
 
 beforeAll(() => {
-  server.deps.db = server.deps.db.withPlugin(counter);
+  counter = countStatementsOf(server);
 });
 
 const gql = <T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, on: TestServer = server) =>
@@ -51,13 +44,12 @@ const fanOut = Array.from({ length: 15 }, (_, i) => `a${i}: listProperties(limit
 describe('the cost limit', () => {
   it('refuses the 15-alias fan-out with query_too_costly before any SQL runs', async () => {
     await createProperty(server.client);
-    const before = statements;
-    const reply = await gql(`{ ${fanOut} }`);
+    const { result: reply, statements } = await counter.count(() => gql(`{ ${fanOut} }`));
     const { cost } = expectTooCostly(reply, loadConfig({}).graphqlMaxCost);
     // name 1; host 1 + a REST call; data 1; each page 1 + a REST call + 100 × its children.
     const page = 1 + REST_CALL_COST + 100 * (1 + (1 + REST_CALL_COST + 1));
     expect(cost).toBe(15 * page);
-    expect(statements - before).toBe(0);
+    expect(statements).toBe(0);
   });
 
   it('allows a page of 100 properties with their hosts, and a default page with every field', async () => {
