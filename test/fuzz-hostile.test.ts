@@ -23,7 +23,7 @@ import { loadSpec } from '../server/server.js';
 import { createAdmin, createBooking, createHost, createProperty, createReview, createUser, fromToday, payStay, signIn, type Account } from './support/factories.js';
 import { problemSchemaCheck, type ProblemCheck } from './support/spec-problem.js';
 import { useTestApp } from './support/app.js';
-import { specSamples, type Parameter, type Spec, type SpecOperation } from './support/spec-samples.js';
+import { specSamples, type Parameter, type Spec } from './support/spec-samples.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PER_OPERATION = Number(process.env.FUZZ_PER_OPERATION ?? 20);
@@ -124,17 +124,14 @@ interface Operation {
 }
 
 function operations(): Operation[] {
-  return Object.entries(spec.paths).flatMap(([path, item]) =>
-    Object.entries(item)
-      .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
-      .map(([method, op]) => {
-        const operation = op as SpecOperation;
-        const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => samples.resolve(p));
-        const schema = operation.requestBody?.content['application/json']?.schema;
-        const body = schema ? (samples.sample(schema) as Record<string, unknown>) : undefined;
-        return { operationId: operation.operationId, method: method.toUpperCase(), path, parameters, body, required: schema ? (samples.resolve(schema).required ?? []) : [] };
-      }),
-  );
+  return samples.operations().map(({ path, method, operation, parameters, bodySchema: schema }) => ({
+    operationId: operation.operationId,
+    method: method.toUpperCase(),
+    path,
+    parameters,
+    body: schema ? (samples.sample(schema) as Record<string, unknown>) : undefined,
+    required: schema ? (samples.resolve(schema).required ?? []) : [],
+  }));
 }
 
 /** Who sends an operation's requests: the owner of the objects its valid version names. */

@@ -13,7 +13,7 @@ import * as api from '../generated/client/sdk.gen.js';
 import { inconsistencies } from './support/consistency.js';
 import { createAdmin, createBooking, createProperty, createUser, fromToday, insertPastStay } from './support/factories.js';
 import { useTestApp } from './support/app.js';
-import { specSamples, type Spec, type SpecOperation } from './support/spec-samples.js';
+import { specSamples, type Spec } from './support/spec-samples.js';
 
 
 const hostile: unknown[] = [
@@ -46,16 +46,13 @@ beforeAll(async () => {
 
 
 function operations() {
-  return Object.entries(spec.paths).flatMap(([path, item]) =>
-    Object.entries(item)
-      .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
-      .map(([method, op]) => {
-        const operation = op as SpecOperation;
-        const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => samples.resolve(p));
-        const bodySchema = operation.requestBody?.content['application/json']?.schema;
-        return { path, method, operation, parameters, body: bodySchema ? (samples.sample(bodySchema) as Record<string, unknown>) : undefined };
-      }),
-  );
+  return samples.operations().map(({ path, method, operation, parameters, bodySchema }) => ({
+    path,
+    method,
+    operation,
+    parameters,
+    body: bodySchema ? (samples.sample(bodySchema) as Record<string, unknown>) : undefined,
+  }));
 }
 
 type Case = ReturnType<typeof operations>[number];

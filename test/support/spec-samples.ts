@@ -49,5 +49,22 @@ export function specSamples(spec: Spec) {
         return { uuid: randomUUID(), date: fromToday(60), 'date-time': '2027-03-01T10:00:00Z', email: 'fuzz@example.test', uri: 'https://example.com/x' }[schema.format ?? ''] ?? 'text';
     }
   }
-  return { resolve, sample };
+  /**
+   * Every operation of the spec with its parameters resolved (an operation's own
+   * parameter replacing its path's of the same name and place) and its JSON body schema.
+   */
+  function operations() {
+    return Object.entries(spec.paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
+        .map(([method, op]) => {
+          const operation = op as SpecOperation;
+          const own = (operation.parameters ?? []).map((p) => resolve(p));
+          const shared = (item.parameters ?? []).map((p) => resolve(p)).filter((p) => !own.some((o) => o.name === p.name && o.in === p.in));
+          const bodySchema = operation.requestBody?.content['application/json']?.schema;
+          return { path, method, operation, parameters: [...shared, ...own], bodySchema };
+        }),
+    );
+  }
+  return { resolve, sample, operations };
 }
