@@ -9,6 +9,7 @@ import type { AuthUser } from './auth.js';
 import type { Limits } from './limits.js';
 import type { SessionStore } from './sessions.js';
 import type { ReadCache } from './cache.js';
+import type { LiveEvents } from './events.js';
 import type { JobRequest } from './jobs/job.js';
 import type { JobRunner } from './jobs/queue.js';
 import type { PaymentProvider } from './payments/provider.js';
@@ -28,6 +29,8 @@ export interface Deps {
   jobs: JobRunner;
   /** The read cache of public answers (server/cache.ts); writes bump it after commit. */
   cache: ReadCache;
+  /** Live events to signed-in users' streams (server/events.ts); publish after commit with publishEvent. */
+  events: LiveEvents;
   /** The process's structured log (one JSON line each). */
   log: (line: Record<string, unknown>) => void;
 }

@@ -26,6 +26,7 @@ import type { Deps } from './operations.js';
 import { connectRedis } from './redis.js';
 import { sessionStore } from './sessions.js';
 import { createReadCache } from './cache.js';
+import { createLocalEvents } from './events.js';
 import { createHash } from 'node:crypto';
 
 export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
@@ -83,6 +84,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       payments: background.provider,
       jobs: background.jobs,
       cache,
+      events: createLocalEvents(),
       log: writeLog,
     };
     const { koa, api } = await createApp({ spec, handlers: limitedHandlers, deps, redis, logger, pool: database.pool });
@@ -121,6 +123,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
           await stopSweeping();
           // Requests are done: what they owed is being enqueued; running jobs finish.
           await background?.close();
+          await deps.events.close();
           redis?.disconnect();
           await database.close();
         })();
