@@ -8,7 +8,9 @@
  */
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sweepBookingStatuses } from '../db/bookings.js';
+import { acceptRequestedBooking, lockBooking, sweepBookingStatuses } from '../db/bookings.js';
+import type { Db } from '../db/index.js';
+import { requestAnswerRefusal } from '../handlers/bookings/rules.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Property } from '../generated/client/types.gen.js';
 import type { LiveEvent } from '../server/events.js';
@@ -266,15 +268,68 @@ describe('the database\'s state machine (trigger bookings_status_transition)', (
 });
 
 describe('the host\'s accept racing the request\'s expiry', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const deadlineIn = (id: string, ms: number) =>
+    server.deps.db.updateTable('bookings').set({ expires_at: sql<Date>`now() + ${ms} * interval '1 millisecond'` }).where('id', '=', id).execute();
+
+  it('lets an accept that locked the request before its deadline win: the sweep waits for it, then finds it pending', async () => {
+    const booking = await request();
+    await deadlineIn(booking.id, 300);
+    let sweep: Promise<unknown> | undefined;
+    await server.deps.db.transaction().execute(async (trx) => {
+      // As acceptBooking does: lock, judge the deadline under the lock, write.
+      const locked = await lockBooking(trx, booking.id);
+      expect(requestAnswerRefusal(locked!)).toBeUndefined();
+      await sleep(400); // the deadline passes while the accept holds the row
+      sweep = sweepBookingStatuses(server.deps.db);
+      await sleep(100);
+      await acceptRequestedBooking(trx, booking.id, server.deps.config.bookingHoldSeconds);
+    });
+    await sweep;
+    expect(await bookingRow(booking.id)).toMatchObject({ status: 'pending', responded_at: expect.any(Date) });
+    expect((await notificationsOf(booking.id)).map((n) => n.kind)).toEqual(['booking_requested']);
+  });
+
+  it('refuses an accept that began before the deadline but reached the row after the sweep had written it down (409 request_expired)', async () => {
+    const booking = await request();
+    await deadlineIn(booking.id, 300);
+    // A sweep that begins after the deadline (its now() is its transaction's start) and holds the row's lock for a while.
+    const sweeper = sleep(400).then(() =>
+      server.deps.db.transaction().execute(async (trx) => {
+        await sweepBookingStatuses(trx as unknown as Db);
+        await sleep(300);
+      }),
+    );
+    // This accept's transaction (its now()) starts before the deadline; its lock waits for the sweep.
+    await server.deps.db.transaction().execute(async (trx) => {
+      await sql`select 1`.execute(trx);
+      await sleep(500);
+      const waited = Date.now();
+      const locked = await lockBooking(trx, booking.id);
+      expect(Date.now() - waited).toBeGreaterThan(100); // it did wait for the sweep's lock
+      expect(requestAnswerRefusal(locked!)).toBe('request_expired');
+    });
+    await sweeper;
+    expect(await bookingRow(booking.id)).toMatchObject({ status: 'expired', responded_at: null });
+    expect((await notificationsOf(booking.id)).map((n) => n.kind)).toEqual(['booking_requested', 'booking_request_expired']);
+  });
+
   it('has exactly one winner every time, and a row that agrees with the answer', async () => {
     const outcomes = { accepted: 0, expired: 0 };
     for (let round = 0; round < 24; round += 1) {
       const booking = await request();
-      // The deadline lands a few milliseconds from now, then both go at once around it.
-      const lead = round % 6;
+      // The deadline lands 0 to 63 ms from now, about as long as an accept takes to arrive and lock the
+      // row; the accept goes at once and the sweep as the deadline passes, then twice more, so the two
+      // meet around the deadline with either one first.
+      const lead = (round % 8) * 9;
       await server.deps.db.updateTable('bookings').set({ expires_at: sql<Date>`now() + ${lead} * interval '1 millisecond'` }).where('id', '=', booking.id).execute();
-      await new Promise((resolve) => setTimeout(resolve, lead));
-      const [answer] = await Promise.all([accept(host, booking.id), sweepBookingStatuses(server.deps.db)]);
+      const sweeps = (async () => {
+        for (const wait of [lead, 3, 3]) {
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          await sweepBookingStatuses(server.deps.db);
+        }
+      })();
+      const [answer] = await Promise.all([accept(host, booking.id), sweeps]);
       const row = await bookingRow(booking.id);
       const kinds = (await notificationsOf(booking.id)).map((n) => n.kind);
       if (answer.response.status === 200) {
