@@ -6,6 +6,8 @@
  * state machine (trigger bookings_status_transition) by raw SQL; and the race of
  * a host's accept with the sweep's expiry, many times over.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { acceptRequestedBooking, lockBooking, sweepBookingStatuses } from '../db/bookings.js';
@@ -17,8 +19,9 @@ import type { LiveEvent } from '../server/events.js';
 import { createAdmin, createBooking, createHost, createProperty, createUser, fromToday, payStay, type Account } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
 import { useTestApp } from './support/app.js';
+import { eventually } from './support/server.js';
 
-const { server } = useTestApp();
+const { env, server } = useTestApp();
 let admin: Account;
 let host: Account;
 let listing: Property & { host: Account };
@@ -351,4 +354,32 @@ describe('the host\'s accept racing the request\'s expiry', () => {
     }
     expect(outcomes.accepted + outcomes.expired).toBe(24);
   }, 60_000);
+});
+
+describe('the emails of each step', () => {
+  it('are sent through the outbox: the host hears of a request, the guest of its acceptance, decline and expiry', async () => {
+    const accepted = await request();
+    await accept(host, accepted.id);
+    const declined = await request();
+    await decline(host, declined.id, 'Renovating the kitchen that week.');
+    const lapsed = await request();
+    await server.deps.db.updateTable('bookings').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('id', '=', lapsed.id).execute();
+    const swept = await sweepBookingStatuses(server.deps.db);
+    await server.deps.jobs.enqueue(swept.notifications.map((id) => ({ name: 'send-notification' as const, id })));
+
+    const ids = [accepted.id, declined.id, lapsed.id];
+    await eventually(async () => {
+      const rows = await server.deps.db.selectFrom('notifications').select(['status']).where('booking_id', 'in', ids).execute();
+      expect(rows.map((row) => row.status)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'sent']);
+    });
+    const mails = await Promise.all(
+      (await readdir(env.outboxDir)).filter((name) => name.endsWith('.eml')).map((name) => readFile(path.join(env.outboxDir, name), 'utf8')),
+    ).then((texts) => texts.map((text) => text.replaceAll('=\n', '').replaceAll('\n ', ' '))); // soft line breaks and folded headers undone
+    const about = (kind: string, recipient: Account) =>
+      mails.filter((mail) => mail.includes(`Message-ID: <${kind}-`) && mail.includes(`To: ${recipient.email}`));
+    expect(about('booking_requested', host).length).toBeGreaterThanOrEqual(3);
+    expect(about('booking_accepted', accepted.guest)).toEqual([expect.stringContaining('the host accepted your request')]);
+    expect(about('booking_declined', declined.guest)).toEqual([expect.stringContaining('Renovating the kitchen that week.')]);
+    expect(about('booking_request_expired', lapsed.guest)).toEqual([expect.stringContaining('did not answer your request in time')]);
+  });
 });
