@@ -291,7 +291,11 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
         cancellation_reason: body?.reason ?? null,
         ...refund.value,
       });
-      return { value: cancelled, hostId: booking.host_id, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled))] };
+      // A request the guest withdraws is news to the host, who was asked to answer it.
+      const toHost = booking.status === 'requested' && booking.guest_id === auth.id
+        ? await notify(trx, [{ kind: 'booking_cancelled', recipientId: booking.host_id, bookingId: booking.id }])
+        : [];
+      return { value: cancelled, hostId: booking.host_id, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled)), ...toHost] };
     });
     await startJobs(ctx, jobs);
     await ctx.deps.cache.bump({ property: row.property_id, stays: true });

@@ -76,6 +76,10 @@ export function renderNotification(n: NotificationContext, to: string): MailMess
     case 'booking_confirmed':
       return { id, to, subject: `Your stay at ${n.property_name} is confirmed`, text: `${hello}your booking is confirmed.\n\n${stay}${footer}` };
     case 'booking_cancelled': {
+      if (n.recipient_id !== n.guest_id) {
+        // The host of a request the guest withdrew.
+        return { id, to, subject: `A request for ${n.property_name} was withdrawn`, text: `${hello}the guest withdrew their request; the dates are free again.\n\n${stay}${footer}` };
+      }
       const refund = n.refund_amount === null ? 'Nothing had been paid, so nothing is refunded.'
         : n.refund_amount === 0 ? 'Under the listing\'s cancellation policy, nothing is refunded.'
         : `${formatMoney(n.refund_amount, n.currency)} will be refunded to your payment method.`;

@@ -208,6 +208,14 @@ describe('a request the guest cancels', () => {
     expect(cancelled.data).toMatchObject({ status: 'cancelled', refund: null, expires_at: null });
     expectProblem(await accept(host, booking.id), 409, 'booking_not_requested');
     expect(await bookingRow(booking.id)).toMatchObject({ status: 'cancelled', refund_amount: null, responded_at: null });
+    // The guest's confirmation, and the host hears the request was withdrawn.
+    const rows = await notificationsOf(booking.id);
+    expect(rows).toHaveLength(3);
+    expect(rows).toEqual(expect.arrayContaining([
+      { kind: 'booking_requested', recipient_id: host.id },
+      { kind: 'booking_cancelled', recipient_id: booking.guest.id },
+      { kind: 'booking_cancelled', recipient_id: host.id },
+    ]));
   });
 });
 
@@ -367,17 +375,22 @@ describe('the emails of each step', () => {
     const swept = await sweepBookingStatuses(server.deps.db);
     await server.deps.jobs.enqueue(swept.notifications.map((id) => ({ name: 'send-notification' as const, id })));
 
-    const ids = [accepted.id, declined.id, lapsed.id];
+    const withdrawn = await request();
+    await api.cancelBooking({ client: server.client, auth: withdrawn.guest.token, path: { booking_id: withdrawn.id } });
+    const ids = [accepted.id, declined.id, lapsed.id, withdrawn.id];
     await eventually(async () => {
       const rows = await server.deps.db.selectFrom('notifications').select(['status']).where('booking_id', 'in', ids).execute();
-      expect(rows.map((row) => row.status)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'sent']);
+      expect(rows.map((row) => row.status)).toEqual(Array(9).fill('sent'));
     });
     const mails = await Promise.all(
       (await readdir(env.outboxDir)).filter((name) => name.endsWith('.eml')).map((name) => readFile(path.join(env.outboxDir, name), 'utf8')),
     ).then((texts) => texts.map((text) => text.replaceAll('=\n', '').replaceAll('\n ', ' '))); // soft line breaks and folded headers undone
     const about = (kind: string, recipient: Account) =>
       mails.filter((mail) => mail.includes(`Message-ID: <${kind}-`) && mail.includes(`To: ${recipient.email}`));
-    expect(about('booking_requested', host).length).toBeGreaterThanOrEqual(3);
+    expect(about('booking_requested', host).length).toBeGreaterThanOrEqual(4);
+    expect(about('booking_cancelled', host).filter((mail) => mail.includes(`Booking ${withdrawn.id}`))).toEqual([
+      expect.stringContaining('the guest withdrew their request'),
+    ]);
     expect(about('booking_accepted', accepted.guest)).toEqual([expect.stringContaining('the host accepted your request')]);
     expect(about('booking_declined', declined.guest)).toEqual([expect.stringContaining('Renovating the kitchen that week.')]);
     expect(about('booking_request_expired', lapsed.guest)).toEqual([expect.stringContaining('did not answer your request in time')]);
