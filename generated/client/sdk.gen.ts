@@ -78,7 +78,7 @@ export const getCurrentUser = <ThrowOnError extends boolean = false>(options?: O
  * attached to the anonymised account.
  *
  * Refused with `409 account_has_upcoming_stays`, changing nothing, while
- * the account has pending or confirmed stays that have not ended, as a
+ * the account has requested, pending or confirmed stays that have not ended, as a
  * guest or on its listings: nobody is left holding a stay with a host (or
  * a guest) who no longer exists. Cancel them first.
  *
@@ -215,7 +215,7 @@ export const createProperty = <ThrowOnError extends boolean = false>(options: Op
  * Delete a property
  *
  * Removes a listing from search; only its host or an admin may. Refused with
- * `409 property_has_upcoming_stays` while it has pending or confirmed stays
+ * `409 property_has_upcoming_stays` while it has requested, pending or confirmed stays
  * that have not ended: cancel those first. Past bookings and reviews are
  * kept.
  *
@@ -326,7 +326,7 @@ export const listBookings = <ThrowOnError extends boolean = false>(options?: Opt
  * (24 hours by default). Requests count towards the hold limits below
  * like pending holds: they close a calendar without payment. Refused with:
  *
- * * `409 dates_unavailable` when the stay overlaps a pending or confirmed
+ * * `409 dates_unavailable` when the stay overlaps a requested, pending or confirmed
  * booking of the property, or includes a night the host blocked (this
  * holds under any concurrency: the loser of a race gets this answer);
  * * `422 booking_rule_violated` when `check_in` is in the past, the number

@@ -256,7 +256,7 @@ export type CancellationPolicy = 'flexible' | 'moderate' | 'strict';
 export type PropertySort = 'price_asc' | 'price_desc' | 'rating' | 'newest' | 'distance';
 
 /**
- * `free`: can be booked. `booked`: held by a pending or confirmed
+ * `free`: can be booked. `booked`: held by a requested, pending or confirmed
  * booking. `blocked`: not bookable for another reason (e.g. in the past).
  *
  */
@@ -1219,7 +1219,7 @@ export type DeleteUserErrors = {
      */
     404: Problem;
     /**
-     * The account still has pending or confirmed stays that have not ended, as a guest or on its listings (`account_has_upcoming_stays`).
+     * The account still has requested, pending or confirmed stays that have not ended, as a guest or on its listings (`account_has_upcoming_stays`).
      */
     409: Problem;
     /**
@@ -1767,7 +1767,7 @@ export type DeletePropertyErrors = {
      */
     404: Problem;
     /**
-     * The property still has pending or confirmed stays that have not ended (`property_has_upcoming_stays`).
+     * The property still has requested, pending or confirmed stays that have not ended (`property_has_upcoming_stays`).
      */
     409: Problem;
     /**
@@ -2076,7 +2076,7 @@ export type UpdatePropertyAvailabilityErrors = {
      */
     404: Problem;
     /**
-     * The stay overlaps a pending or confirmed booking of the property (`dates_unavailable`).
+     * The stay overlaps a requested, pending or confirmed booking of the property (`dates_unavailable`).
      */
     409: Problem;
     /**
@@ -2233,7 +2233,7 @@ export type CreateBookingErrors = {
      */
     404: Problem;
     /**
-     * The stay overlaps a pending or confirmed booking of the property
+     * The stay overlaps a requested, pending or confirmed booking of the property
      * (`dates_unavailable`), the caller holds too many unpaid bookings
      * (`too_many_holds`) or has held these dates too often without paying
      * (`hold_renewal_limit`), or the `Idempotency-Key` was already used with a
@@ -2402,7 +2402,7 @@ export type UpdateBookingErrors = {
      */
     404: Problem;
     /**
-     * The new stay overlaps a pending or confirmed booking of the property
+     * The new stay overlaps a requested, pending or confirmed booking of the property
      * (`dates_unavailable`), or a payment of the booking has started, which
      * freezes its dates and price (`payment_in_progress`).
      *
