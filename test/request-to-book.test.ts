@@ -19,6 +19,7 @@ import type { LiveEvent } from '../server/events.js';
 import { createAdmin, createBooking, createHost, createProperty, createUser, fromToday, payStay, type Account } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
 import { useTestApp } from './support/app.js';
+import { inconsistencies } from './support/consistency.js';
 import { eventually } from './support/server.js';
 
 const { env, server } = useTestApp();
@@ -394,5 +395,11 @@ describe('the emails of each step', () => {
     expect(about('booking_accepted', accepted.guest)).toEqual([expect.stringContaining('the host accepted your request')]);
     expect(about('booking_declined', declined.guest)).toEqual([expect.stringContaining('Renovating the kitchen that week.')]);
     expect(about('booking_request_expired', lapsed.guest)).toEqual([expect.stringContaining('did not answer your request in time')]);
+  });
+});
+
+describe('after every request, answer and expiry above', () => {
+  it('leaves the database consistent (no request was paid, every paid stay adds up)', async () => {
+    expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });
