@@ -18,17 +18,22 @@ export type BookingRow = Omit<Selectable<Bookings>, 'host_id'>;
 /** The UTC date of the database's clock: "today" of the spec. */
 export const today = sql<string>`(now() at time zone 'utc')::date`;
 
-/** The status a client sees: a lapsed hold is expired and a paid stay past its check-out completed. */
+/**
+ * The status a client sees: a lapsed hold or a request unanswered past its
+ * deadline is expired, and a paid stay past its check-out completed.
+ */
 export const effectiveStatus = sql<BookingStatus>`(case
-  when bookings.status = 'pending' and bookings.expires_at <= now() then 'expired'
+  when bookings.status in ('requested', 'pending') and bookings.expires_at <= now() then 'expired'
   when bookings.status = 'confirmed' and bookings.check_out <= ${today} then 'completed'
   else bookings.status end)`;
 
 /**
- * Stays whose nights are taken. The `status in (...)` term is the predicate of
- * the exclusion constraint's index, so the planner can use that index here.
+ * Stays whose nights are taken: a request waiting for its host (until its
+ * deadline), an unpaid hold (until it lapses), a paid stay. The `status in (...)`
+ * term is the predicate of the exclusion constraint's index and of
+ * bookings_live_stays_idx, so the planner can use them here.
  */
-const holdsItsDates = sql<SqlBool>`(bookings.status in ('pending', 'confirmed')
+const holdsItsDates = sql<SqlBool>`(bookings.status in ('requested', 'pending', 'confirmed')
   and (bookings.status = 'confirmed' or bookings.expires_at > now()))`;
 
 function overlaps(checkIn: string, checkOut: string) {
@@ -41,7 +46,7 @@ const bookingColumns = [
   'bookings.nights', 'bookings.nightly_rate', 'bookings.subtotal', 'bookings.cleaning_fee', 'bookings.service_fee',
   'bookings.total', 'bookings.currency', 'bookings.expires_at', 'bookings.confirmed_at', 'bookings.cancelled_at',
   'bookings.cancelled_by', 'bookings.cancellation_reason', 'bookings.refund_amount', 'bookings.refund_status',
-  'bookings.created_at', 'bookings.updated_at',
+  'bookings.requested_at', 'bookings.responded_at', 'bookings.decline_reason', 'bookings.created_at', 'bookings.updated_at',
 ] as const;
 
 function selectBookings(db: Db | Tx) {
@@ -91,11 +96,33 @@ export async function lockListing(trx: Tx, propertyId: string): Promise<Selectab
 }
 
 /**
- * Writes down the lapsed holds of a property, so that their dates leave the
- * exclusion constraint before a new stay is inserted. Run under lockListing,
- * so this is what makes expiry hold without any background worker.
+ * Requests past their deadline written down as expired, each with the
+ * notification that tells its guest (booking_request_expired), in one statement:
+ * the ids of those notifications, for the caller to start their jobs after
+ * commit. Only rows still `requested` and past their deadline are touched, so an
+ * accept that committed first (the row is `pending` now) is never undone, and
+ * an accept that comes after finds the row `expired` (see acceptBooking).
  */
-export async function expireLapsedHolds(trx: Tx, propertyId: string): Promise<void> {
+async function expireLapsedRequests(db: Db | Tx, propertyId?: string): Promise<string[]> {
+  const result = await sql<{ id: string }>`
+    with lapsed as (
+      update bookings set status = 'expired'
+      where status = 'requested' and expires_at <= now() ${propertyId ? sql`and property_id = ${propertyId}` : sql``}
+      returning id, guest_id
+    )
+    insert into notifications (kind, recipient_id, booking_id)
+    select 'booking_request_expired', guest_id, id from lapsed
+    returning id`.execute(db);
+  return result.rows.map((row) => row.id);
+}
+
+/**
+ * Writes down the lapsed holds and unanswered requests of a property, so that
+ * their dates leave the exclusion constraint before a new stay is inserted. Run
+ * under lockListing, so this is what makes expiry hold without any background
+ * worker. Returns the notifications owed for the expired requests.
+ */
+export async function expireLapsedHolds(trx: Tx, propertyId: string): Promise<string[]> {
   await trx
     .updateTable('bookings')
     .set({ status: 'expired' })
@@ -103,6 +130,7 @@ export async function expireLapsedHolds(trx: Tx, propertyId: string): Promise<vo
     .where('status', '=', 'pending')
     .where('expires_at', '<=', sql<Date>`now()`)
     .execute();
+  return expireLapsedRequests(trx, propertyId);
 }
 
 export type NewBooking = Omit<Insertable<Bookings>, 'status' | 'expires_at'>;
@@ -112,6 +140,55 @@ export async function insertPendingBooking(trx: Tx, row: NewBooking, holdSeconds
   return trx
     .insertInto('bookings')
     .values({ ...row, status: 'pending', expires_at: sql`date_trunc('milliseconds', now()) + ${holdSeconds} * interval '1 second'` })
+    .returning(bookingColumns)
+    .returning(effectiveStatus.as('status'))
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * A request on a listing that is not instant-bookable: it holds its dates,
+ * nothing can be paid, and its host has `answerSeconds` from now (the
+ * database's now) to accept or decline it.
+ */
+export async function insertRequestedBooking(trx: Tx, row: NewBooking, answerSeconds: number): Promise<BookingRow> {
+  return trx
+    .insertInto('bookings')
+    .values({
+      ...row,
+      status: 'requested',
+      requested_at: sql<Date>`date_trunc('milliseconds', now())`,
+      expires_at: sql<Date>`date_trunc('milliseconds', now()) + ${answerSeconds} * interval '1 second'`,
+    })
+    .returning(bookingColumns)
+    .returning(effectiveStatus.as('status'))
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * requested -> pending: the host accepted. The guest gets a fresh hold of
+ * `holdSeconds` from now to pay. The caller holds the row's lock and has seen it
+ * requested and not past its deadline (effectiveStatus).
+ */
+export async function acceptRequestedBooking(trx: Tx, id: string, holdSeconds: number): Promise<BookingRow> {
+  return trx
+    .updateTable('bookings')
+    .set({
+      status: 'pending',
+      expires_at: sql<Date>`date_trunc('milliseconds', now()) + ${holdSeconds} * interval '1 second'`,
+      responded_at: sql<Date>`date_trunc('milliseconds', now())`,
+    })
+    .where('id', '=', id)
+    .returning(bookingColumns)
+    .returning(effectiveStatus.as('status'))
+    .executeTakeFirstOrThrow();
+}
+
+/** requested -> declined, with the host's reason; the dates leave the exclusion constraint at once. */
+export async function declineRequestedBooking(trx: Tx, id: string, reason: string): Promise<BookingRow> {
+  return trx
+    .updateTable('bookings')
+    .set({ status: 'declined', expires_at: null, responded_at: sql<Date>`date_trunc('milliseconds', now())`, decline_reason: reason })
+    .where('id', '=', id)
     .returning(bookingColumns)
     .returning(effectiveStatus.as('status'))
     .executeTakeFirstOrThrow();
@@ -270,7 +347,8 @@ export function isFreeFor(checkIn: string, checkOut: string) {
  * effectiveStatus); it keeps the stored rows honest for reports and for the
  * payments that look at them.
  */
-export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; completed: number }> {
+export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; completed: number; notifications: string[] }> {
+  const notifications = await expireLapsedRequests(db);
   const expired = await db
     .updateTable('bookings')
     .set({ status: 'expired' })
@@ -283,7 +361,7 @@ export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; c
     .where('status', '=', 'confirmed')
     .where('check_out', '<=', today)
     .executeTakeFirst();
-  return { expired: Number(expired.numUpdatedRows), completed: Number(completed.numUpdatedRows) };
+  return { expired: Number(expired.numUpdatedRows) + notifications.length, completed: Number(completed.numUpdatedRows), notifications };
 }
 
 /**
@@ -295,13 +373,17 @@ export async function lockGuest(trx: Tx, guestId: string): Promise<void> {
   await trx.selectFrom('users').select('id').where('id', '=', guestId).forNoKeyUpdate().executeTakeFirst();
 }
 
-/** How many unpaid holds of a guest still hold their dates (pending, not lapsed). */
+/**
+ * How many unpaid holds of a guest still hold their dates (pending or
+ * requested, not lapsed): a request closes a calendar without payment too, and
+ * for longer than a hold.
+ */
 export async function countLiveHolds(db: Db | Tx, guestId: string): Promise<number> {
   const row = await db
     .selectFrom('bookings')
     .select(sql<number>`count(*)::int`.as('count'))
     .where('guest_id', '=', guestId)
-    .where('status', '=', 'pending')
+    .where('status', 'in', ['requested', 'pending'])
     .where('expires_at', '>', sql<Date>`now()`)
     .executeTakeFirstOrThrow();
   return row.count;
@@ -310,7 +392,8 @@ export async function countLiveHolds(db: Db | Tx, guestId: string): Promise<numb
 /**
  * How many holds a guest made, within the last `windowSeconds`, of dates of a
  * listing overlapping [checkIn, checkOut) that were never paid (cancelled,
- * lapsed or still pending): the first hold of a stay and its re-holds.
+ * lapsed or still pending, requests and declined requests included): the first
+ * hold of a stay and its re-holds.
  */
 export async function countUnpaidHoldsOfStay(
   db: Db | Tx,
@@ -323,7 +406,7 @@ export async function countUnpaidHoldsOfStay(
     .where('guest_id', '=', stay.guestId)
     .where('property_id', '=', stay.propertyId)
     .where('confirmed_at', 'is', null)
-    .where('status', 'in', ['pending', 'expired', 'cancelled'])
+    .where('status', 'in', ['requested', 'pending', 'expired', 'cancelled', 'declined'])
     .where('created_at', '>', sql<Date>`now() - ${windowSeconds} * interval '1 second'`)
     .where(overlaps(stay.checkIn, stay.checkOut))
     .executeTakeFirstOrThrow();

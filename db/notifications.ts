@@ -50,7 +50,8 @@ export async function loadNotificationContext(db: Db, id: string) {
     .select([
       'n.id', 'n.kind', 'n.status', 'n.attempts',
       'recipient.email as recipient_email', 'recipient.name as recipient_name',
-      'b.id as booking_id', 'b.check_in', 'b.check_out', 'b.guests', 'b.total', 'b.currency', 'b.refund_amount',
+      'b.id as booking_id', 'b.guest_id', 'n.recipient_id', 'b.check_in', 'b.check_out', 'b.guests', 'b.total', 'b.currency', 'b.refund_amount',
+      'b.expires_at', 'b.decline_reason',
       'p.name as property_name', 'p.city as property_city',
       'pay.amount as payment_amount', 'pay.payment_method', 'pay.provider_reference as payment_reference', 'pay.succeeded_at as paid_at',
       'r.amount as refund_amount_sent', 'r.provider_reference as refund_reference',

@@ -40,6 +40,7 @@ export interface Bookings {
   confirmed_at: Timestamp | null;
   created_at: Generated<Timestamp>;
   currency: string;
+  decline_reason: string | null;
   expires_at: Timestamp | null;
   guest_id: string;
   guests: number;
@@ -50,6 +51,8 @@ export interface Bookings {
   property_id: string;
   refund_amount: number | null;
   refund_status: RefundStatus | null;
+  requested_at: Timestamp | null;
+  responded_at: Timestamp | null;
   service_fee: number;
   status: Generated<BookingStatus>;
   subtotal: number;
@@ -74,7 +77,7 @@ export interface Notifications {
   claimed_until: Timestamp | null;
   created_at: Generated<Timestamp>;
   id: Generated<string>;
-  kind: "booking_confirmed" | "booking_cancelled" | "payment_receipt" | "refund_issued";
+  kind: "booking_confirmed" | "booking_cancelled" | "payment_receipt" | "refund_issued" | "booking_requested" | "booking_accepted" | "booking_declined" | "booking_request_expired";
   last_error: string | null;
   payment_id: string | null;
   recipient_id: string;
@@ -127,6 +130,7 @@ export interface Properties {
   description: string;
   host_id: string;
   id: Generated<string>;
+  instant_book: Generated<boolean>;
   latitude: number;
   longitude: number;
   max_guests: number;

@@ -23,6 +23,8 @@ export const operationIds = [
   'getBooking',
   'updateBooking',
   'cancelBooking',
+  'acceptBooking',
+  'declineBooking',
   'listPayments',
   'createPayment',
   'handlePaymentWebhook',
@@ -59,6 +61,8 @@ export interface Operations {
   getBooking: { data: T.GetBookingData; responses: T.GetBookingResponses };
   updateBooking: { data: T.UpdateBookingData; responses: T.UpdateBookingResponses };
   cancelBooking: { data: T.CancelBookingData; responses: T.CancelBookingResponses };
+  acceptBooking: { data: T.AcceptBookingData; responses: T.AcceptBookingResponses };
+  declineBooking: { data: T.DeclineBookingData; responses: T.DeclineBookingResponses };
   listPayments: { data: T.ListPaymentsData; responses: T.ListPaymentsResponses };
   createPayment: { data: T.CreatePaymentData; responses: T.CreatePaymentResponses };
   handlePaymentWebhook: { data: T.HandlePaymentWebhookData; responses: T.HandlePaymentWebhookResponses };

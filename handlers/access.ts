@@ -70,6 +70,15 @@ export function mayReviewBooking<B extends BookingParties>(auth: AuthUser, booki
 }
 
 /**
+ * Only the host of its listing accepts or declines a booking request: the guest
+ * and an admin see it but may not answer it (forbidden); to anyone else it does not exist.
+ */
+export function mayAnswerBookingRequest<B extends BookingParties>(auth: AuthUser, booking: B | undefined): Access<B> {
+  if (!booking || !seesBooking(auth, booking)) return notFound(NO_SUCH_BOOKING);
+  return booking.host_id === auth.id ? allow(booking) : forbidden("Only the listing's host may accept or decline a booking request.");
+}
+
+/**
  * Who a cancellation counts as, for the refund policy: the guest cancelling their
  * own stay, or the host or an admin (an admin cancelling a stay they booked
  * themself acts as an admin).

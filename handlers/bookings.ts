@@ -4,18 +4,29 @@
  * completed from check-out; a pending or confirmed booking can be cancelled, with
  * the refund its property's policy allows.
  *
+ * On a listing that is not instant-bookable the booking starts as `requested`:
+ * its dates are held, nothing can be paid, and the listing's host accepts it
+ * (-> pending, with a fresh hold) or declines it (-> declined) before its
+ * deadline, or it expires. Each step notifies the other side by email (a
+ * notification row in the transaction, its job after commit) and on the live
+ * stream (server/events.ts, after commit). The database refuses any other
+ * status change (trigger bookings_status_transition, migration 0900).
+ *
  * Overlapping stays are refused by the database (the exclusion constraint
  * bookings_no_overlap, mapped to 409 dates_unavailable in server/errors.ts).
  * Who may see and change what is decided in ./access.ts; the price, the
  * listing's rules for a stay and the refund policy in ./bookings/rules.ts.
  */
 import {
+  acceptRequestedBooking,
   countLiveHolds,
+  declineRequestedBooking,
   countUnpaidHoldsOfStay,
   expireLapsedHolds,
   findBlockedNights,
   findBookingById,
   insertPendingBooking,
+  insertRequestedBooking,
   listBookings,
   lockBooking,
   lockGuest,
@@ -23,18 +34,58 @@ import {
   updateBookingRow,
 } from '../db/bookings.js';
 import type { Tx } from '../db/index.js';
+import { insertNotifications, type NotificationInput } from '../db/notifications.js';
 import { findLivePayment } from '../db/payments.js';
 import type { PropertyRow } from '../db/properties.js';
 import type { Config } from '../server/config.js';
 import { daysBetween, utcToday } from '../server/dates.js';
 import { ApiError, invalidFields } from '../server/errors.js';
 import { inIdempotentTransaction } from '../server/idempotency.js';
-import { caller, startJobs, type ResourceHandlers } from '../server/operations.js';
+import { publishEvent } from '../server/events.js';
+import type { JobRequest } from '../server/jobs/job.js';
+import { caller, startJobs, type RequestContext, type ResourceHandlers } from '../server/operations.js';
 import { notifyCancelled, recordCancellationRefund } from '../server/payments/settle.js';
 import { decodeCursor, page } from '../server/pagination.js';
-import { bookingsVisibleTo, cancellingParty, mayCancelBooking, mayChangeBooking, mayViewBooking, permit } from './access.js';
-import { beyondHorizon, cancellationRefund, priceStay, stayRuleViolations, type Stay } from './bookings/rules.js';
+import {
+  bookingsVisibleTo,
+  cancellingParty,
+  mayAnswerBookingRequest,
+  mayCancelBooking,
+  mayChangeBooking,
+  mayViewBooking,
+  permit,
+} from './access.js';
+import {
+  beyondHorizon,
+  cancellationRefund,
+  initialBookingStatus,
+  priceStay,
+  requestAnswerRefusal,
+  stayRuleViolations,
+  type Stay,
+} from './bookings/rules.js';
 import { bookingRowToBooking } from './presenters.js';
+import type { Booking } from '../generated/client/types.gen.js';
+import type { BookingWithListing } from '../db/bookings.js';
+
+/** Emails owed for a change, as notification rows in its transaction; their jobs are started after commit. */
+async function notify(trx: Tx, notifications: NotificationInput[]): Promise<JobRequest[]> {
+  return (await insertNotifications(trx, notifications)).map((id) => ({ name: 'send-notification', id }));
+}
+
+/** After commit: the guest and the listing's host see the booking's new state on their live streams. */
+async function publishBooking(ctx: RequestContext, booking: Booking, hostId: string): Promise<void> {
+  await publishEvent(ctx, [booking.guest_id, hostId], { type: 'booking.updated', data: booking });
+}
+
+/** The host's answer is only for a request still waiting for one (409 booking_not_requested / request_expired). */
+function assertAwaitingAnswer(booking: BookingWithListing, answer: 'accepted' | 'declined'): void {
+  const refusal = requestAnswerRefusal(booking);
+  if (refusal === 'request_expired') {
+    throw new ApiError('request_expired', `The request expired at ${booking.expires_at?.toISOString()}, before it was ${answer}; the guest may ask again.`);
+  }
+  if (refusal) throw new ApiError('booking_not_requested', `Only a requested booking can be ${answer}; this one is ${booking.status}.`);
+}
 
 /** check_out after check_in: a malformed request (400), not a rule of the listing. */
 function assertDatesInOrder(stay: Pick<Stay, 'check_in' | 'check_out'>): void {
@@ -54,8 +105,9 @@ async function assertNoBlockedNights(trx: Tx, listing: PropertyRow, stay: Stay):
 /**
  * A stay checked and priced against its listing, under the listing's lock:
  * the listing's rules (422 booking_rule_violated, every broken one at once), then
- * blocked nights, then lapsed holds written down so that their nights are free
- * for the exclusion constraint.
+ * blocked nights, then lapsed holds and unanswered requests written down so that
+ * their nights are free for the exclusion constraint (with the jobs of the emails
+ * the expired requests owe).
  */
 async function priceCheckedStay(trx: Tx, listing: PropertyRow, stay: Stay, guestId: string, serviceFeeBasisPoints: number) {
   const problems = stayRuleViolations(listing, stay, guestId, utcToday());
@@ -64,8 +116,12 @@ async function priceCheckedStay(trx: Tx, listing: PropertyRow, stay: Stay, guest
     throw new ApiError('booking_rule_violated', detail, problems);
   }
   await assertNoBlockedNights(trx, listing, stay);
-  await expireLapsedHolds(trx, listing.id);
-  return priceStay(listing, daysBetween(stay.check_in, stay.check_out), serviceFeeBasisPoints);
+  // Requests written down as expired here owe their guests an email.
+  const expired = await expireLapsedHolds(trx, listing.id);
+  return {
+    price: priceStay(listing, daysBetween(stay.check_in, stay.check_out), serviceFeeBasisPoints),
+    jobs: expired.map((id): JobRequest => ({ name: 'send-notification', id })),
+  };
 }
 
 /** The booking horizon (422 beyond_booking_horizon): how far ahead a stay may end. */
@@ -111,13 +167,18 @@ async function assertHoldLimits(trx: Tx, guestId: string, stay: Stay & { propert
 
 const NO_SUCH_BOOKING = 'No such booking.';
 
-export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 'listBookings' | 'updateBooking' | 'cancelBooking'> = {
+type BookingOperation =
+  | 'createBooking' | 'getBooking' | 'listBookings' | 'updateBooking' | 'cancelBooking' | 'acceptBooking' | 'declineBooking';
+
+export const bookingHandlers: ResourceHandlers<BookingOperation> = {
   async createBooking({ body, headers }, ctx) {
     const auth = caller(ctx);
     const { db, config } = ctx.deps;
     assertDatesInOrder(body);
     assertWithinHorizon(body, config.bookingHorizonMonths);
-    return inIdempotentTransaction(
+    // Set only when the work ran (not on an idempotent replay): the jobs it owes and whom to tell.
+    let done: { jobs: JobRequest[]; hostId: string } | undefined;
+    const reply = await inIdempotentTransaction(
       db,
       { userId: auth.id, operation: 'createBooking', key: headers['idempotency-key'], request: body },
       async (trx) => {
@@ -125,15 +186,24 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
         await assertHoldLimits(trx, auth.id, body, config);
         const listing = await lockListing(trx, body.property_id);
         if (!listing) throw new ApiError('not_found', 'No such property.');
-        const price = await priceCheckedStay(trx, listing, body, auth.id, config.serviceFeeBasisPoints);
-        const row = await insertPendingBooking(
-          trx,
-          { property_id: listing.id, guest_id: auth.id, check_in: body.check_in, check_out: body.check_out, guests: body.guests, ...price },
-          config.bookingHoldSeconds,
-        );
+        const { price, jobs } = await priceCheckedStay(trx, listing, body, auth.id, config.serviceFeeBasisPoints);
+        const stay = { property_id: listing.id, guest_id: auth.id, check_in: body.check_in, check_out: body.check_out, guests: body.guests, ...price };
+        const row = initialBookingStatus(listing) === 'pending'
+          ? await insertPendingBooking(trx, stay, config.bookingHoldSeconds)
+          : await insertRequestedBooking(trx, stay, config.requestExpiryHours * 3600);
+        const owed = row.status === 'requested'
+          ? await notify(trx, [{ kind: 'booking_requested', recipientId: listing.host_id, bookingId: row.id }])
+          : [];
+        done = { jobs: [...jobs, ...owed], hostId: listing.host_id };
         return { status: 201 as const, body: bookingRowToBooking(row), headers: { Location: `/bookings/${row.id}` } };
       },
-    ).then(async (reply) => (await ctx.deps.cache.bump({ property: body.property_id, stays: true }), reply));
+    );
+    await ctx.deps.cache.bump({ property: body.property_id, stays: true });
+    if (done) {
+      await startJobs(ctx, done.jobs);
+      await publishBooking(ctx, reply.body, done.hostId);
+    }
+    return reply;
   },
 
   async getBooking({ path }, ctx) {
@@ -170,6 +240,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
       const listing = await lockListing(trx, current.property_id);
       const booking = await lockBooking(trx, current.id);
       if (!booking) throw new ApiError('not_found', NO_SUCH_BOOKING);
+      // A request is refused too: the host answers the stay that was asked for.
       if (booking.status !== 'pending') {
         throw new ApiError('invalid_state', `Only a pending booking can be changed; this one is ${booking.status}.`);
       }
@@ -185,18 +256,22 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
             : `Payment ${payment.id} of this booking has been settled; the booking cannot change.`,
         );
       }
-      const price = await priceCheckedStay(trx, listing, stay, auth.id, config.serviceFeeBasisPoints);
+      const { price, jobs } = await priceCheckedStay(trx, listing, stay, auth.id, config.serviceFeeBasisPoints);
       const row = await updateBookingRow(trx, booking.id, { ...stay, ...price });
-      return { status: 200 as const, body: bookingRowToBooking(row) };
-    }).then(async (reply) => (await ctx.deps.cache.bump({ property: reply.body.property_id, stays: true }), reply));
+      return { reply: { status: 200 as const, body: bookingRowToBooking(row) }, jobs };
+    }).then(async ({ reply, jobs }) => {
+      await startJobs(ctx, jobs);
+      await ctx.deps.cache.bump({ property: reply.body.property_id, stays: true });
+      return reply;
+    });
   },
 
   async cancelBooking({ path, body }, ctx) {
     const auth = caller(ctx);
-    const { value: row, jobs } = await ctx.deps.db.transaction().execute(async (trx) => {
+    const { value: row, jobs, hostId } = await ctx.deps.db.transaction().execute(async (trx) => {
       const booking = permit(mayCancelBooking(auth, await lockBooking(trx, path.booking_id)));
-      if (booking.status !== 'pending' && booking.status !== 'confirmed') {
-        throw new ApiError('invalid_state', `Only a pending or confirmed booking can be cancelled; this one is ${booking.status}.`);
+      if (booking.status !== 'requested' && booking.status !== 'pending' && booking.status !== 'confirmed') {
+        throw new ApiError('invalid_state', `Only a requested, pending or confirmed booking can be cancelled; this one is ${booking.status}.`);
       }
       // What the policy sends back of what was paid; the refund job sends it (server/payments/settle.ts).
       const payment = await findLivePayment(trx, booking.id);
@@ -216,10 +291,52 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
         cancellation_reason: body?.reason ?? null,
         ...refund.value,
       });
-      return { value: cancelled, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled))] };
+      // A request the guest withdraws is news to the host, who was asked to answer it.
+      const toHost = booking.status === 'requested' && booking.guest_id === auth.id
+        ? await notify(trx, [{ kind: 'booking_cancelled', recipientId: booking.host_id, bookingId: booking.id }])
+        : [];
+      return { value: cancelled, hostId: booking.host_id, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled)), ...toHost] };
     });
     await startJobs(ctx, jobs);
     await ctx.deps.cache.bump({ property: row.property_id, stays: true });
-    return { status: 200, body: bookingRowToBooking(row) };
+    const booking = bookingRowToBooking(row);
+    await publishBooking(ctx, booking, hostId);
+    return { status: 200, body: booking };
+  },
+
+  async acceptBooking({ path }, ctx) {
+    const auth = caller(ctx);
+    const { db, config } = ctx.deps;
+    const { row, hostId, jobs } = await db.transaction().execute(async (trx) => {
+      // Locked, and its deadline judged under the lock: the sweep's expiry of the same row either
+      // committed first (this reads it expired: 409 request_expired) or waits and then finds it pending.
+      const booking = permit(mayAnswerBookingRequest(auth, await lockBooking(trx, path.booking_id)));
+      assertAwaitingAnswer(booking, 'accepted');
+      const accepted = await acceptRequestedBooking(trx, booking.id, config.bookingHoldSeconds);
+      const owed = await notify(trx, [{ kind: 'booking_accepted', recipientId: booking.guest_id, bookingId: booking.id }]);
+      return { row: accepted, hostId: booking.host_id, jobs: owed };
+    });
+    await startJobs(ctx, jobs);
+    // The calendar's cached answer lived until the request's deadline; the hold now lapses sooner.
+    await ctx.deps.cache.bump({ property: row.property_id, stays: true });
+    const body = bookingRowToBooking(row);
+    await publishBooking(ctx, body, hostId);
+    return { status: 200, body };
+  },
+
+  async declineBooking({ path, body: input }, ctx) {
+    const auth = caller(ctx);
+    const { row, hostId, jobs } = await ctx.deps.db.transaction().execute(async (trx) => {
+      const booking = permit(mayAnswerBookingRequest(auth, await lockBooking(trx, path.booking_id)));
+      assertAwaitingAnswer(booking, 'declined');
+      const declined = await declineRequestedBooking(trx, booking.id, input.reason);
+      const owed = await notify(trx, [{ kind: 'booking_declined', recipientId: booking.guest_id, bookingId: booking.id }]);
+      return { row: declined, hostId: booking.host_id, jobs: owed };
+    });
+    await startJobs(ctx, jobs);
+    await ctx.deps.cache.bump({ property: row.property_id, stays: true });
+    const body = bookingRowToBooking(row);
+    await publishBooking(ctx, body, hostId);
+    return { status: 200, body };
   },
 };

@@ -56,6 +56,9 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
     let owedJobs: JobRequest[] = [];
     const reply = await inIdempotentTransaction(db, { userId: auth.id, operation: 'createPayment', key, request: body }, async (trx) => {
       const booking = permit(mayPayForBooking(auth, await lockBooking(trx, body.booking_id)));
+      if (booking.status === 'requested') {
+        throw new ApiError('awaiting_host_approval', 'This booking is a request its host has not accepted yet; it can be paid once accepted.');
+      }
       if (booking.status !== 'pending') throw new ApiError('invalid_state', `Only a pending booking can be paid; this one is ${booking.status}.`);
       const live = await findLivePayment(trx, booking.id);
       if (live) {

@@ -50,6 +50,7 @@ export function propertyRowToProperty(row: PropertyRow & { distance_km?: number 
     cancellation_policy: row.cancellation_policy,
     min_nights: row.min_nights,
     max_nights: row.max_nights,
+    instant_book: row.instant_book,
     // Kept as integers in the database; the average is rounded to two decimals only here.
     rating_average: row.review_count > 0 ? Math.round((row.rating_sum * 100) / row.review_count) / 100 : null,
     review_count: row.review_count,
@@ -86,6 +87,8 @@ export function bookingRowToBooking(row: BookingRow): Booking {
       row.refund_amount === null || row.refund_status === null
         ? null
         : { amount: row.refund_amount, currency, status: row.refund_status },
+    responded_at: row.responded_at?.toISOString() ?? null,
+    decline_reason: row.decline_reason,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };

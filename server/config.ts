@@ -81,6 +81,8 @@ const fields = {
     example: 'https://app.example.com',
   }),
   bookingHoldSeconds: integer('BOOKING_HOLD_SECONDS', 'how long a pending booking holds its dates waiting for payment (15 minutes)', 15 * 60, { min: 1 }),
+  requestExpiryHours: integer('REQUEST_EXPIRY_HOURS',
+    'how long a host has to accept or decline a booking request on a listing that is not instant-bookable; unanswered, it expires and frees the dates', 24, { min: 1, max: 720 }),
   serviceFeeBasisPoints: integer('SERVICE_FEE_BASIS_POINTS', 'the service fee, in hundredths of a percent of subtotal + cleaning fee (1000 = 10%)', 1000, {
     max: 10_000,
   }),

@@ -12,7 +12,7 @@
  * server/passwords.ts), and db/ depends on nothing above it; its rows are
  * written by db/ query functions like every other row.
  */
-import { blockNights, insertPendingBooking, insertSettledBooking } from '../db/bookings.js';
+import { blockNights, insertPendingBooking, insertRequestedBooking, insertSettledBooking } from '../db/bookings.js';
 import type { Db, Tx } from '../db/index.js';
 import { insertPayment } from '../db/payments.js';
 import { countPropertiesOfHost, insertProperties, type NewProperty } from '../db/properties.js';
@@ -53,7 +53,7 @@ export interface SeedOptions {
   /** Make sure this many generated listings exist (for benchmarks). */
   extraProperties?: number;
   /** The deployment's service fee and hold, which the demo stays are priced and held with, as the API would. */
-  bookings: Pick<Config, 'serviceFeeBasisPoints' | 'bookingHoldSeconds'>;
+  bookings: Pick<Config, 'serviceFeeBasisPoints' | 'bookingHoldSeconds'> & Partial<Pick<Config, 'requestExpiryHours'>>;
   /** The cost of the demo password's hash (Config.passwordHashProfile); standard unless given. */
   passwordHashProfile?: PasswordHashProfile;
 }
@@ -108,6 +108,7 @@ async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOption
     })),
   );
   await insertDemoStays(trx, idOf, listings, options);
+  await insertDemoRequests(trx, idOf, options);
 }
 
 type DemoProperty = Omit<NewProperty, 'host_id' | 'photos'> & { host: 'hana' | 'hugo' };
@@ -494,4 +495,50 @@ async function topUpGeneratedProperties(trx: Tx, wanted: number, passwordHash: s
     await insertProperties(trx, Array.from({ length: end - start }, (_, i) => generatedProperty(start + i, host.id)));
   }
   return Math.max(0, wanted - count);
+}
+
+// Request-to-book --------------------------------------------------------------------
+
+/**
+ * A listing of Hana's that is not instant-bookable, with two requests of the demo
+ * guest waiting for her answer (dates counted from the seeding day): the spec's
+ * acceptBooking example accepts the first and its declineBooking example declines
+ * the second, so both work on one fresh demo server. Requests wait
+ * REQUEST_EXPIRY_HOURS from seeding, as the API's would.
+ */
+const DEMO_REQUEST_LISTING: Omit<NewProperty, 'host_id' | 'photos'> = {
+  name: 'Quinta cottage near Sintra',
+  description: 'A stone cottage in the garden of an old quinta below the Pena palace: a wood stove, a vegetable patch and the forest trails at the gate. Hana answers each request herself.',
+  city: 'Sintra', country: 'PT', latitude: 38.7929, longitude: -9.3906,
+  price_per_night: 13000, currency: 'EUR', cleaning_fee: 4500, max_guests: 4, bedrooms: 2,
+  amenities: ['wifi', 'kitchen', 'heating', 'parking', 'fireplace'],
+  cancellation_policy: 'moderate', min_nights: 2, max_nights: 21, instant_book: false,
+};
+const DEMO_REQUESTS = [
+  { guest: 'guest@example.com', checkIn: 30, nights: 3, guests: 2 },
+  { guest: 'guest@example.com', checkIn: 60, nights: 2, guests: 2 },
+] as const;
+
+async function insertDemoRequests(trx: Tx, idOf: (email: string) => string, options: SeedOptions): Promise<void> {
+  const [listing] = await insertProperties(trx, [
+    { ...DEMO_REQUEST_LISTING, id: demoId(`property:${DEMO_REQUEST_LISTING.name}`), host_id: idOf('host@example.com'), photos: photos(DEMO_REQUEST_LISTING.name, 3) },
+  ]);
+  if (!listing) throw new Error('the demo request listing was not inserted');
+  const today = utcToday();
+  for (const request of DEMO_REQUESTS) {
+    const checkIn = addDays(today, request.checkIn);
+    await insertRequestedBooking(
+      trx,
+      {
+        id: demoId(`booking:${request.guest}:${listing.name}:${request.checkIn}`),
+        property_id: listing.id,
+        guest_id: idOf(request.guest),
+        check_in: checkIn,
+        check_out: addDays(checkIn, request.nights),
+        guests: request.guests,
+        ...priceStay(listing, request.nights, options.bookings.serviceFeeBasisPoints),
+      },
+      (options.bookings.requestExpiryHours ?? 24) * 3600,
+    );
+  }
 }

@@ -76,6 +76,10 @@ export function renderNotification(n: NotificationContext, to: string): MailMess
     case 'booking_confirmed':
       return { id, to, subject: `Your stay at ${n.property_name} is confirmed`, text: `${hello}your booking is confirmed.\n\n${stay}${footer}` };
     case 'booking_cancelled': {
+      if (n.recipient_id !== n.guest_id) {
+        // The host of a request the guest withdrew.
+        return { id, to, subject: `A request for ${n.property_name} was withdrawn`, text: `${hello}the guest withdrew their request; the dates are free again.\n\n${stay}${footer}` };
+      }
       const refund = n.refund_amount === null ? 'Nothing had been paid, so nothing is refunded.'
         : n.refund_amount === 0 ? 'Under the listing\'s cancellation policy, nothing is refunded.'
         : `${formatMoney(n.refund_amount, n.currency)} will be refunded to your payment method.`;
@@ -99,6 +103,26 @@ export function renderNotification(n: NotificationContext, to: string): MailMess
         text:
           `${hello}we refunded ${formatMoney(n.refund_amount_sent ?? 0, n.currency)} to your payment method ` +
           `(reference ${n.refund_reference}). Depending on your bank it can take 5 to 10 days to appear.\n\n${stay}${footer}`,
+      };
+    case 'booking_requested':
+      return {
+        id, to, subject: `New booking request for ${n.property_name}`,
+        text: `${hello}a guest asks to stay at your listing.\n\n${stay}\n\nAccept or decline it before ${n.expires_at?.toISOString() ?? 'it expires'}; unanswered, it expires and the dates are free again.${footer}`,
+      };
+    case 'booking_accepted':
+      return {
+        id, to, subject: `Your request for ${n.property_name} was accepted`,
+        text: `${hello}the host accepted your request. Pay by ${n.expires_at?.toISOString() ?? 'the end of the hold'} to confirm the stay.\n\n${stay}${footer}`,
+      };
+    case 'booking_declined':
+      return {
+        id, to, subject: `Your request for ${n.property_name} was declined`,
+        text: `${hello}the host declined your request. Nothing was charged.\n\nThe host wrote: ${n.decline_reason ?? ''}\n\n${stay}${footer}`,
+      };
+    case 'booking_request_expired':
+      return {
+        id, to, subject: `Your request for ${n.property_name} expired`,
+        text: `${hello}the host did not answer your request in time, so it has expired and the dates are free again. Nothing was charged.\n\n${stay}${footer}`,
       };
     default:
       throw new Error(`no email for notification kind ${n.kind}`);

@@ -92,7 +92,10 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
     // Nothing depends on it running (reads compute the status, bookings expire lapsed holds
     // themselves); several processes may run it at once, as each statement is idempotent.
     const stopSweeping = every(config.bookingSweepSeconds, async () => {
-      if ((await sweepBookingStatuses(database.db)).expired > 0) await cache.bump({ stays: true });
+      const swept = await sweepBookingStatuses(database.db);
+      if (swept.expired > 0) await cache.bump({ stays: true });
+      // Requests that expired unanswered tell their guests (the job sweep would find these rows too).
+      if (swept.notifications.length > 0) await deps.jobs.enqueue(swept.notifications.map((id) => ({ name: 'send-notification' as const, id })));
       await deleteExpiredIdempotencyKeys(database.db);
     }, writeLog);
     const httpServer = koa.listen(config.port, config.host);

@@ -63,6 +63,8 @@ const matrix = {
   getBooking:                 { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 200 },
   updateBooking:              { anonymous: 401, guest: 200, otherGuest: 404, host: 403, otherHost: 404, admin: 403 },
   cancelBooking:              { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 200 },
+  acceptBooking:              { anonymous: 401, guest: 403, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
+  declineBooking:             { anonymous: 401, guest: 403, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
   listPayments:               { anonymous: 401, guest: 200, otherGuest: 200, host: 200, otherHost: 200, admin: 200 },
   createPayment:              { anonymous: 401, guest: 201, otherGuest: 404, host: 403, otherHost: 404, admin: 403 },
   getPayment:                 { anonymous: 401, guest: 200, otherGuest: 404, host: 404, otherHost: 404, admin: 200 },
@@ -84,6 +86,8 @@ const { server } = useTestApp();
 interface Cast {
   accounts: Record<Exclude<Role, 'anonymous'>, Account>;
   property: Awaited<ReturnType<typeof createProperty>>;
+  /** The host's listing that takes requests (instant_book false). */
+  requestListing: Awaited<ReturnType<typeof createProperty>>;
   booking: { id: string };
   paymentId: string;
   reviewId: string;
@@ -114,6 +118,14 @@ async function freshBooking(role: Role): Promise<{ id: string; token: string | u
   const guest = await createUser(server.client);
   const booking = await createBooking(server.client, { guest, property: cast.property, stay: freshStay() });
   return { id: booking.id, guest, token: role === 'guest' ? guest.token : undefined };
+}
+
+/** A fresh request on the cast's non-instant listing, by a new guest (the caller's token when the caller is "guest"). */
+async function freshRequest(role: Role): Promise<{ id: string; token: string | undefined }> {
+  const guest = await createUser(server.client);
+  const booking = await createBooking(server.client, { guest, property: cast.requestListing, stay: freshStay() });
+  expect(booking.status).toBe('requested');
+  return { id: booking.id, token: role === 'guest' ? guest.token : undefined };
 }
 
 /** A fresh review of the cast's listing, written by the caller when the caller is "guest", else by a new guest. */
@@ -165,6 +177,14 @@ const requests: Record<OperationId, (role: Role) => Promise<Call>> = {
     const booking = await freshBooking(role);
     return { method: 'POST', path: `/bookings/${booking.id}/cancel`, token: booking.token };
   },
+  acceptBooking: async (role) => {
+    const request = await freshRequest(role);
+    return { method: 'POST', path: `/bookings/${request.id}/accept`, token: request.token };
+  },
+  declineBooking: async (role) => {
+    const request = await freshRequest(role);
+    return { method: 'POST', path: `/bookings/${request.id}/decline`, body: { reason: 'Not those dates, sorry.' }, token: request.token };
+  },
   listPayments: async () => ({ method: 'GET', path: '/payments' }),
   createPayment: async (role) => {
     const booking = await freshBooking(role);
@@ -214,6 +234,7 @@ beforeAll(async () => {
       admin: await createAdmin(server),
     },
     property,
+    requestListing: await createProperty(server.client, host, { instant_book: false }),
     booking,
     paymentId: payment.id,
     reviewId: review.id,

@@ -21,9 +21,9 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
 const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'seed_marker', 'sessions', 'users'];
-/** What the newest migration adds (the seed_marker table and a search index), which migrating one step down removes. */
-const NEWEST_TABLE = 'seed_marker';
-const NEWEST_INDEX = 'properties_point_idx';
+/** What the newest migration adds (request-to-book: no table, the index of requests by deadline), which migrating one step down removes. */
+const NEWEST_TABLE: string | null = null;
+const NEWEST_INDEX = 'bookings_requested_expiry_idx';
 
 /** The SQLSTATE a failed query reports, or undefined when it succeeds. */
 async function sqlState(query: Promise<unknown>): Promise<string | undefined> {

@@ -106,6 +106,8 @@ function demoUserOf({ op }: Operation): string | null {
   if (['listUsers', 'deleteReview', 'deleteUser'].includes(op.operationId)) return 'admin@example.com';
   if (op.operationId === 'updateReview') return 'greta@example.com';
   if (['createProperty', 'updateProperty', 'deleteProperty', 'updatePropertyAvailability', 'replyToReview', 'deleteReviewReply'].includes(op.operationId)) return 'host@example.com';
+  // The listing's host answers the demo guest's two requests (one accepted, the other declined).
+  if (['acceptBooking', 'declineBooking'].includes(op.operationId)) return 'host@example.com';
   return 'guest@example.com';
 }
 

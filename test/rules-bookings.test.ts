@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  initialBookingStatus,
+  requestAnswerRefusal,
   beyondHorizon,
   bookingHorizonEnd,
   cancellationRefund,
@@ -209,5 +211,27 @@ describe('chargeMismatch: what a reported charge must be to confirm its booking'
     ['what was asked, but the booking changed since', { amount: 45_100, currency: 'EUR' }, payment, { total: 396_000, currency: 'EUR' }, 'amount_mismatch'],
   ] as const)('%s', (_what, received, pay, book, expected) => {
     expect(chargeMismatch(received, pay, book)).toBe(expected);
+  });
+});
+
+describe('request-to-book', () => {
+  it('starts a booking pending on an instant-bookable listing and requested otherwise', () => {
+    expect(initialBookingStatus({ instant_book: true })).toBe('pending');
+    expect(initialBookingStatus({ instant_book: false })).toBe('requested');
+  });
+
+  const at = new Date('2026-12-01T10:00:00Z');
+  it.each([
+    ['a request waiting for its answer', { status: 'requested', requested_at: at, responded_at: null }, undefined],
+    ['a request past its deadline', { status: 'expired', requested_at: at, responded_at: null }, 'request_expired'],
+    ['an accepted request (pending)', { status: 'pending', requested_at: at, responded_at: at }, 'booking_not_requested'],
+    ['an accepted request whose hold lapsed', { status: 'expired', requested_at: at, responded_at: at }, 'booking_not_requested'],
+    ['a declined request', { status: 'declined', requested_at: at, responded_at: at }, 'booking_not_requested'],
+    ['a cancelled request', { status: 'cancelled', requested_at: at, responded_at: null }, 'booking_not_requested'],
+    ['an instant booking', { status: 'pending', requested_at: null, responded_at: null }, 'booking_not_requested'],
+    ['an instant booking\'s lapsed hold', { status: 'expired', requested_at: null, responded_at: null }, 'booking_not_requested'],
+    ['a confirmed stay', { status: 'confirmed', requested_at: at, responded_at: at }, 'booking_not_requested'],
+  ] as const)('answers %s with %s', (_, booking, refusal) => {
+    expect(requestAnswerRefusal(booking)).toBe(refusal);
   });
 });

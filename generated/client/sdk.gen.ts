@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
+import type { AcceptBookingData, AcceptBookingErrors, AcceptBookingResponses, CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeclineBookingData, DeclineBookingErrors, DeclineBookingResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -78,7 +78,7 @@ export const getCurrentUser = <ThrowOnError extends boolean = false>(options?: O
  * attached to the anonymised account.
  *
  * Refused with `409 account_has_upcoming_stays`, changing nothing, while
- * the account has pending or confirmed stays that have not ended, as a
+ * the account has requested, pending or confirmed stays that have not ended, as a
  * guest or on its listings: nobody is left holding a stay with a host (or
  * a guest) who no longer exists. Cancel them first.
  *
@@ -215,7 +215,7 @@ export const createProperty = <ThrowOnError extends boolean = false>(options: Op
  * Delete a property
  *
  * Removes a listing from search; only its host or an admin may. Refused with
- * `409 property_has_upcoming_stays` while it has pending or confirmed stays
+ * `409 property_has_upcoming_stays` while it has requested, pending or confirmed stays
  * that have not ended: cancel those first. Past bookings and reviews are
  * kept.
  *
@@ -304,7 +304,9 @@ export const updatePropertyAvailability = <ThrowOnError extends boolean = false>
  *
  * With `role=guest` (the default) the caller's own stays; with `role=host`
  * the stays on the caller's properties. Admins see every booking whatever
- * the `role`. Newest first; filter by `status`.
+ * the `role`. Newest first; filter by `status` (the status as it reads
+ * now: a lapsed hold or an unanswered request past its deadline is
+ * `expired`). A host's open requests are `role=host&status=requested`.
  *
  */
 export const listBookings = <ThrowOnError extends boolean = false>(options?: Options<ListBookingsData, ThrowOnError>) => (options?.client ?? client).get<ListBookingsResponses, ListBookingsErrors, ThrowOnError>({
@@ -317,9 +319,14 @@ export const listBookings = <ThrowOnError extends boolean = false>(options?: Opt
  * Book a stay
  *
  * Holds the dates with a `pending` booking priced by the server, which must
- * be paid (`createPayment`) before its `expires_at`. Refused with:
+ * be paid (`createPayment`) before its `expires_at`. On a listing with
+ * `instant_book: false` the booking is a `requested` one instead: the
+ * dates are held and nothing can be charged until the host accepts it
+ * (`acceptBooking`), and `expires_at` is the host's deadline to answer
+ * (24 hours by default). Requests count towards the hold limits below
+ * like pending holds: they close a calendar without payment. Refused with:
  *
- * * `409 dates_unavailable` when the stay overlaps a pending or confirmed
+ * * `409 dates_unavailable` when the stay overlaps a requested, pending or confirmed
  * booking of the property, or includes a night the host blocked (this
  * holds under any concurrency: the loser of a race gets this answer);
  * * `422 booking_rule_violated` when `check_in` is in the past, the number
@@ -380,9 +387,10 @@ export const getBooking = <ThrowOnError extends boolean = false>(options: Option
  * while it is `pending`; it is priced again and its hold (`expires_at`) is
  * kept. The same rules as for `createBooking` apply (`409
  * dates_unavailable`, `422 booking_rule_violated`, `422
- * beyond_booking_horizon`). A booking that is no longer `pending` is `422
- * invalid_state`; the property's host may see the booking but not change
- * it (`403`).
+ * beyond_booking_horizon`). A booking that is not `pending` is `422
+ * invalid_state`, a `requested` one included (the host answers the stay
+ * that was asked for: cancel the request and ask again for other dates);
+ * the property's host may see the booking but not change it (`403`).
  *
  * A booking's dates and price are frozen once a payment of it has
  * started: while the provider has not reported the outcome (or once it
@@ -405,8 +413,10 @@ export const updateBooking = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Cancel a booking
  *
- * Cancels a `pending` or `confirmed` booking; its guest, the property's host
- * or an admin may. The dates are freed at once.
+ * Cancels a `requested`, `pending` or `confirmed` booking; its guest, the
+ * property's host or an admin may. The dates are freed at once. A request
+ * was never paid, so nothing is refunded (a host says no with
+ * `declineBooking` instead).
  *
  * Refund of a paid booking:
  * * cancelled by the **guest**: as the property's `cancellation_policy`
@@ -416,13 +426,56 @@ export const updateBooking = <ThrowOnError extends boolean = false>(options: Opt
  * included.
  *
  * The refund is reported in `refund` and on the payment. Cancelling a
- * `completed`, `expired` or already `cancelled` booking is `422
- * invalid_state`. The body is optional.
+ * `completed`, `expired`, `declined` or already `cancelled` booking is
+ * `422 invalid_state`. The body is optional.
  *
  */
 export const cancelBooking = <ThrowOnError extends boolean = false>(options: Options<CancelBookingData, ThrowOnError>) => (options.client ?? client).post<CancelBookingResponses, CancelBookingErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/bookings/{booking_id}/cancel',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Accept a booking request
+ *
+ * The listing's host accepts a `requested` booking: it becomes `pending`,
+ * with a fresh hold (`expires_at`, 15 minutes by default) from now, and the
+ * guest pays it with `createPayment` as any pending booking. `responded_at`
+ * records when. The guest is told by email and on the live stream.
+ *
+ * Refused with `409 booking_not_requested` when the booking is not a
+ * request waiting for an answer (already accepted, declined, cancelled),
+ * `409 request_expired` when its deadline has passed (the deadline is
+ * checked under the booking's lock, so an accept racing the expiry either
+ * wins or gets this, never both), `403 forbidden` for the guest or an
+ * admin (only the host answers), and `404 not_found` for anyone who may
+ * not see the booking.
+ *
+ */
+export const acceptBooking = <ThrowOnError extends boolean = false>(options: Options<AcceptBookingData, ThrowOnError>) => (options.client ?? client).post<AcceptBookingResponses, AcceptBookingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/bookings/{booking_id}/accept',
+    ...options
+});
+
+/**
+ * Decline a booking request
+ *
+ * The listing's host declines a `requested` booking with a `reason` the
+ * guest reads: it becomes `declined` and its dates are free at once.
+ * Nothing was charged. The guest is told by email and on the live stream.
+ * Refused as `acceptBooking` is (`409 booking_not_requested`, `409
+ * request_expired`, `403`, `404`).
+ *
+ */
+export const declineBooking = <ThrowOnError extends boolean = false>(options: Options<DeclineBookingData, ThrowOnError>) => (options.client ?? client).post<DeclineBookingResponses, DeclineBookingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/bookings/{booking_id}/decline',
     ...options,
     headers: {
         'Content-Type': 'application/json',
@@ -459,6 +512,8 @@ export const listPayments = <ThrowOnError extends boolean = false>(options?: Opt
  * be tried with a new `Idempotency-Key`.
  * * `409 payment_in_progress`: an earlier payment of this booking is still
  * `pending` with the provider; wait for its outcome.
+ * * `409 awaiting_host_approval`: the booking is a `requested` one that
+ * its host has not accepted yet; nothing was charged.
  * * `422 invalid_state`: the booking is not `pending` (already paid,
  * expired or cancelled).
  * * `422 payment_method_invalid`: the provider does not know the payment

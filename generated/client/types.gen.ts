@@ -256,7 +256,7 @@ export type CancellationPolicy = 'flexible' | 'moderate' | 'strict';
 export type PropertySort = 'price_asc' | 'price_desc' | 'rating' | 'newest' | 'distance';
 
 /**
- * `free`: can be booked. `booked`: held by a pending or confirmed
+ * `free`: can be booked. `booked`: held by a requested, pending or confirmed
  * booking. `blocked`: not bookable for another reason (e.g. in the past).
  *
  */
@@ -314,6 +314,12 @@ export type Property = {
      */
     max_nights: number;
     /**
+     * `true`: a booking is `pending` at once and the guest pays. `false`:
+     * a booking is a `requested` one the host accepts or declines.
+     *
+     */
+    instant_book: boolean;
+    /**
      * Average review rating, rounded to 2 decimals; null while there are no reviews.
      */
     rating_average: number | null;
@@ -337,7 +343,7 @@ export type Property = {
  *
  * Optional fields left out take these values: `cleaning_fee` 0,
  * `amenities` and `photos` empty, `cancellation_policy` `moderate`,
- * `min_nights` 1, `max_nights` 365.
+ * `min_nights` 1, `max_nights` 365, `instant_book` true.
  *
  */
 export type PropertyInput = {
@@ -378,6 +384,10 @@ export type PropertyInput = {
      * At least `min_nights`.
      */
     max_nights?: number;
+    /**
+     * Whether guests book at once (`true`, the default) or request and wait for the host to accept.
+     */
+    instant_book?: boolean;
 };
 
 /**
@@ -406,6 +416,10 @@ export type PropertyUpdate = {
     cancellation_policy?: CancellationPolicy;
     min_nights?: number;
     max_nights?: number;
+    /**
+     * Switching to `false` applies to new bookings; open requests and holds stay as they are.
+     */
+    instant_book?: boolean;
 };
 
 /**
@@ -468,13 +482,17 @@ export type AvailabilityNight = {
 };
 
 /**
+ * `requested`: a request on a listing that is not instant-bookable; dates
+ * held, nothing charged, waiting for the host's answer until `expires_at`.
  * `pending`: dates held, waiting for payment until `expires_at`.
  * `confirmed`: paid. `completed`: checked out (can be reviewed).
  * `cancelled`: cancelled by the guest, the host or an admin.
- * `expired`: not paid in time; the dates were freed.
+ * `expired`: not paid in time, or a request not answered in time; the
+ * dates were freed. `declined`: the host declined the request
+ * (`decline_reason`); the dates were freed.
  *
  */
-export type BookingStatus = 'pending' | 'confirmed' | 'completed' | 'cancelled' | 'expired';
+export type BookingStatus = 'requested' | 'pending' | 'confirmed' | 'completed' | 'cancelled' | 'expired' | 'declined';
 
 /**
  * The price of a stay, computed by the server when the booking is made or
@@ -543,8 +561,9 @@ export type Booking = {
     status: BookingStatus;
     price: PriceBreakdown;
     /**
-     * While `pending`, when the hold lapses unless paid; for an `expired`
-     * booking, when it lapsed; null otherwise.
+     * While `requested`, the host's deadline to answer; while `pending`,
+     * when the hold lapses unless paid; for an `expired` booking, when it
+     * lapsed; null otherwise.
      *
      */
     expires_at: string | null;
@@ -561,6 +580,14 @@ export type Booking = {
      */
     cancellation_reason: string | null;
     refund: Refund;
+    /**
+     * When the host accepted or declined the request; null for a request not answered and for an instant booking.
+     */
+    responded_at: string | null;
+    /**
+     * The host's `reason` for declining; null unless `declined`.
+     */
+    decline_reason: string | null;
     created_at: string;
     updated_at: string;
 };
@@ -601,6 +628,16 @@ export type CancelBookingInput = {
      * Why the booking is cancelled; kept for the record.
      */
     reason?: string;
+};
+
+/**
+ * Why the host declines a request.
+ */
+export type DeclineBookingInput = {
+    /**
+     * Shown to the guest; not blank.
+     */
+    reason: string;
 };
 
 /**
@@ -1182,7 +1219,7 @@ export type DeleteUserErrors = {
      */
     404: Problem;
     /**
-     * The account still has pending or confirmed stays that have not ended, as a guest or on its listings (`account_has_upcoming_stays`).
+     * The account still has requested, pending or confirmed stays that have not ended, as a guest or on its listings (`account_has_upcoming_stays`).
      */
     409: Problem;
     /**
@@ -1730,7 +1767,7 @@ export type DeletePropertyErrors = {
      */
     404: Problem;
     /**
-     * The property still has pending or confirmed stays that have not ended (`property_has_upcoming_stays`).
+     * The property still has requested, pending or confirmed stays that have not ended (`property_has_upcoming_stays`).
      */
     409: Problem;
     /**
@@ -2039,7 +2076,7 @@ export type UpdatePropertyAvailabilityErrors = {
      */
     404: Problem;
     /**
-     * The stay overlaps a pending or confirmed booking of the property (`dates_unavailable`).
+     * The stay overlaps a requested, pending or confirmed booking of the property (`dates_unavailable`).
      */
     409: Problem;
     /**
@@ -2196,7 +2233,7 @@ export type CreateBookingErrors = {
      */
     404: Problem;
     /**
-     * The stay overlaps a pending or confirmed booking of the property
+     * The stay overlaps a requested, pending or confirmed booking of the property
      * (`dates_unavailable`), the caller holds too many unpaid bookings
      * (`too_many_holds`) or has held these dates too often without paying
      * (`hold_renewal_limit`), or the `Idempotency-Key` was already used with a
@@ -2365,7 +2402,7 @@ export type UpdateBookingErrors = {
      */
     404: Problem;
     /**
-     * The new stay overlaps a pending or confirmed booking of the property
+     * The new stay overlaps a requested, pending or confirmed booking of the property
      * (`dates_unavailable`), or a payment of the booking has started, which
      * freezes its dates and price (`payment_in_progress`).
      *
@@ -2501,6 +2538,170 @@ export type CancelBookingResponses = {
 
 export type CancelBookingResponse = CancelBookingResponses[keyof CancelBookingResponses];
 
+export type AcceptBookingData = {
+    body?: never;
+    path: {
+        /**
+         * The booking's id (a request).
+         */
+        booking_id: string;
+    };
+    query?: never;
+    url: '/bookings/{booking_id}/accept';
+};
+
+export type AcceptBookingErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * The booking is not a request waiting for its host's answer
+     * (`booking_not_requested`), or its deadline to answer has passed
+     * (`request_expired`).
+     *
+     */
+    409: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type AcceptBookingError = AcceptBookingErrors[keyof AcceptBookingErrors];
+
+export type AcceptBookingResponses = {
+    /**
+     * The accepted booking, now `pending`.
+     */
+    200: Booking;
+};
+
+export type AcceptBookingResponse = AcceptBookingResponses[keyof AcceptBookingResponses];
+
+export type DeclineBookingData = {
+    body: DeclineBookingInput;
+    path: {
+        /**
+         * The booking's id (a request).
+         */
+        booking_id: string;
+    };
+    query?: never;
+    url: '/bookings/{booking_id}/decline';
+};
+
+export type DeclineBookingErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * The booking is not a request waiting for its host's answer
+     * (`booking_not_requested`), or its deadline to answer has passed
+     * (`request_expired`).
+     *
+     */
+    409: Problem;
+    /**
+     * The body is larger than the server accepts (`payload_too_large`).
+     */
+    413: Problem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type DeclineBookingError = DeclineBookingErrors[keyof DeclineBookingErrors];
+
+export type DeclineBookingResponses = {
+    /**
+     * The declined booking.
+     */
+    200: Booking;
+};
+
+export type DeclineBookingResponse = DeclineBookingResponses[keyof DeclineBookingResponses];
+
 export type ListPaymentsData = {
     body?: never;
     path?: never;
@@ -2620,8 +2821,9 @@ export type CreatePaymentErrors = {
     404: Problem;
     /**
      * The `Idempotency-Key` was already used with a different request
-     * (`idempotency_key_reused`), or the booking has a payment whose outcome
-     * is still pending (`payment_in_progress`).
+     * (`idempotency_key_reused`), the booking has a payment whose outcome
+     * is still pending (`payment_in_progress`), or it is a request its host
+     * has not accepted yet (`awaiting_host_approval`).
      *
      */
     409: Problem;

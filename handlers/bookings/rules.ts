@@ -5,7 +5,7 @@
  * back of what was actually paid). The handlers, the payment settlement, the
  * demo data and the walk scripts all ask these; nothing else decides them.
  */
-import type { CancellationPolicy, PriceBreakdown } from '../../generated/client/types.gen.js';
+import type { BookingStatus, CancellationPolicy, PriceBreakdown } from '../../generated/client/types.gen.js';
 import type { PropertyRow } from '../../db/properties.js';
 import type { PaymentRow, SettlementIssue } from '../../db/payments.js';
 import { daysBetween } from '../../server/dates.js';
@@ -196,4 +196,26 @@ export function bookingHorizonEnd(today: string, months: number): string {
 export function beyondHorizon(stay: Pick<Stay, 'check_out'>, today: string, months: number): string | undefined {
   const end = bookingHorizonEnd(today, months);
   return stay.check_out > end ? end : undefined;
+}
+
+// Request-to-book -------------------------------------------------------------------
+
+/**
+ * Why a host's answer (accept or decline) to a booking is refused, or undefined
+ * when it is a request still waiting for one: a request past its deadline is
+ * `request_expired` (it reads as expired; the database's clock decided, see
+ * db/bookings.ts effectiveStatus), anything else `booking_not_requested`
+ * (answered, cancelled, or never a request: an instant booking's lapsed hold).
+ */
+export function requestAnswerRefusal(
+  booking: { status: BookingStatus; requested_at: Date | null; responded_at: Date | null },
+): 'request_expired' | 'booking_not_requested' | undefined {
+  if (booking.status === 'requested') return undefined;
+  if (booking.status === 'expired' && booking.requested_at !== null && booking.responded_at === null) return 'request_expired';
+  return 'booking_not_requested';
+}
+
+/** The status a new booking starts in: pending (pay now) on an instant-bookable listing, requested otherwise. */
+export function initialBookingStatus(listing: Pick<PropertyRow, 'instant_book'>): 'pending' | 'requested' {
+  return listing.instant_book ? 'pending' : 'requested';
 }

@@ -81,6 +81,13 @@ const rules: Rule[] = [
       where b.status = 'pending' and p.status in ${TOOK_MONEY} and p.settlement_issue is null`,
   },
   {
+    name: 'requested or declined booking: never paid (a request is paid only once its host accepts it)',
+    query: () => sql<{ id: string; problem: string }>`
+      select b.id, format('%s with a %s payment %s', b.status, p.status, p.id) as problem
+      from bookings b join payments p on p.booking_id = b.id
+      where b.status in ('requested', 'declined')`,
+  },
+  {
     name: 'cancelled booking: a refund (possibly of 0) exactly when it was paid, equal to its cancellation refund row',
     query: () => sql<{ id: string; problem: string }>`
       select b.id, format('refund_amount %s (%s), paid %s, cancellation refund %s (%s)', b.refund_amount, b.refund_status, paid.id is not null, r.amount, r.status) as problem
