@@ -77,10 +77,25 @@ export async function insertWishlist(trx: Tx, row: { id?: string; owner_id: stri
   return (await findWishlistById(trx, id))!;
 }
 
-/** Renames the list and/or sets its link token (null: not shared); the trigger moves updated_at. */
+/** Renames the list and/or sets its link token (null: not shared); the trigger moves updated_at. Without changes, writes nothing. */
 export async function updateWishlistRow(trx: Tx, id: string, changes: { name?: string; share_token?: string | null }): Promise<WishlistRow> {
-  await trx.updateTable('wishlists').set(changes).where('id', '=', id).execute();
+  if (Object.keys(changes).length > 0) await trx.updateTable('wishlists').set(changes).where('id', '=', id).execute();
   return (await findWishlistById(trx, id))!;
+}
+
+/**
+ * How many live listings the list holds, counted by a statement of its own: after
+ * lockWishlist has waited for a concurrent add, only a new statement sees that add.
+ */
+export async function countLiveItems(trx: Tx, wishlistId: string): Promise<number> {
+  const { count } = await trx
+    .selectFrom('wishlist_items')
+    .innerJoin('properties', 'properties.id', 'wishlist_items.property_id')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('count'))
+    .where('wishlist_items.wishlist_id', '=', wishlistId)
+    .where('properties.deleted_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return count;
 }
 
 /** A change of the list's items is a change of the list: its updated_at moves (the trigger sets it). */

@@ -20,6 +20,7 @@ import { lockGuest } from '../db/bookings.js';
 import type { Tx } from '../db/index.js';
 import { findPropertyById } from '../db/properties.js';
 import {
+  countLiveItems,
   countWishlistsOf,
   deleteWishlistItem,
   deleteWishlistRow,
@@ -134,7 +135,7 @@ export const wishlistHandlers: ResourceHandlers<
       // A withdrawn listing is no more addable than a missing one.
       const listing = await findPropertyById(trx, path.property_id);
       if (!listing) throw new ApiError('not_found', 'No such property.');
-      const refusal = newItemRefusal(wishlist.item_count, ctx.deps.config.maxWishlistItems);
+      const refusal = newItemRefusal(await countLiveItems(trx, wishlist.id), ctx.deps.config.maxWishlistItems);
       if (refusal) throw refusal;
       const addedAt = await insertWishlistItem(trx, wishlist.id, listing.id);
       await touchWishlist(trx, wishlist.id);
