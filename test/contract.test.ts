@@ -25,7 +25,11 @@ const contractOperationIds = [
 ];
 
 /** Operations the project added to the contract, each named in the closing note of its issue. */
-const addedOperationIds = ['updatePropertyAvailability', 'replyToReview', 'deleteReviewReply'];
+const addedOperationIds = [
+  'updatePropertyAvailability', 'replyToReview', 'deleteReviewReply',
+  // Issue 16: wishlists.
+  'listWishlists', 'createWishlist', 'getWishlist', 'updateWishlist', 'deleteWishlist', 'addWishlistItem', 'removeWishlistItem', 'getSharedWishlist',
+];
 
 const { env, server } = useTestApp();
 
