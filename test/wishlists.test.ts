@@ -49,8 +49,8 @@ function listRow(id: string) {
   return server.deps.db.selectFrom('wishlists').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-function itemRows(wishlistId: string) {
-  return server.deps.db.selectFrom('wishlist_items').selectAll().where('wishlist_id', '=', wishlistId).orderBy('added_at').execute();
+function itemRows(wishlistId: string, on: TestServer = server) {
+  return on.deps.db.selectFrom('wishlist_items').selectAll().where('wishlist_id', '=', wishlistId).orderBy('added_at').execute();
 }
 
 describe('createWishlist', () => {
@@ -96,7 +96,8 @@ describe('createWishlist', () => {
     );
     expect(results.filter((r) => r.response.status === 201)).toHaveLength(3);
     for (const refused of results.filter((r) => r.response.status !== 201)) expectProblem(refused, 409, 'too_many_wishlists');
-    expect(await server.deps.db.selectFrom('wishlists').select('id').where('owner_id', '=', guest.id).execute()).toHaveLength(3);
+    // The limited server's own database: on PGlite each server process-alike has its own.
+    expect(await limited.deps.db.selectFrom('wishlists').select('id').where('owner_id', '=', guest.id).execute()).toHaveLength(3);
   });
 });
 
@@ -142,6 +143,9 @@ describe('getWishlist', () => {
     expect(result.response.headers.get('etag')).toBeTruthy();
     expect(result.data!.items.map((item) => item.property.id)).toEqual([newer.id, older.id]);
     expect(result.data!.item_count).toBe(2);
+    const etag = result.response.headers.get('etag')!;
+    const unchanged = await fetch(`${server.url}/wishlists/${list.id}`, { headers: { Authorization: `Bearer ${guest.token}`, 'If-None-Match': etag } });
+    expect(unchanged.status).toBe(304);
 
     // The listing changes its price and is reviewed: the list shows it as it is now.
     await api.updateProperty({ client: server.client, auth: older.host.token, path: { property_id: older.id }, body: { price_per_night: 777_00 } });
@@ -149,6 +153,9 @@ describe('getWishlist', () => {
     const after = expectData('getWishlist', await get(guest, list.id));
     expect(after.items[1]!.property).toMatchObject({ id: older.id, price_per_night: 777_00, rating_average: 2, review_count: 1 });
     expect(after.items[1]!.property).toEqual(expectData('getProperty', await api.getProperty({ client: server.client, path: { property_id: older.id } })));
+    // The list's representation changed with its listing, so the old ETag no longer matches.
+    const changed = await fetch(`${server.url}/wishlists/${list.id}`, { headers: { Authorization: `Bearer ${guest.token}`, 'If-None-Match': etag } });
+    expect(changed.status).toBe(200);
   });
 
   it('is 404 for another guest, for the host of a listing in it and for an admin; 401 without a token', async () => {
@@ -332,8 +339,8 @@ describe('addWishlistItem', () => {
     const results = await Promise.all(listings.map((listing) => add(guest, list.id, listing.id, limited)));
     expect(results.filter((r) => r.response.status === 201)).toHaveLength(2);
     for (const refused of results.filter((r) => r.response.status !== 201)) expectProblem(refused, 409, 'wishlist_full');
-    expect(await itemRows(list.id)).toHaveLength(2);
-    const kept = (await itemRows(list.id))[0]!.property_id;
+    expect(await itemRows(list.id, limited)).toHaveLength(2);
+    const kept = (await itemRows(list.id, limited))[0]!.property_id;
     expect((await add(guest, list.id, kept, limited)).response.status).toBe(200);
   });
 });
