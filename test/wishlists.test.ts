@@ -381,4 +381,28 @@ describe('wishlists through GraphQL', () => {
     const stranger = await graphqlRequest(server.url, 'query ($id: UUID!) { getWishlist(wishlist_id: $id) { id } }', { id: list.id }, admin.token);
     expect(stranger.errors?.[0]?.extensions).toMatchObject({ code: 'not_found', status: 404 });
   });
+
+  it('adds through a mutation, and reads a shared list without signing in', async () => {
+    const guest = await createUser(server.client);
+    const property = await createProperty(server.client);
+    const list = await newList(guest, 'Mutated');
+    const added = await graphqlRequest<{ addWishlistItem: { property: { id: string } } }>(
+      server.url,
+      'mutation ($list: UUID!, $property: UUID!) { addWishlistItem(wishlist_id: $list, property_id: $property) { property { id } } }',
+      { list: list.id, property: property.id },
+      guest.token,
+    );
+    expect(added.errors).toBeUndefined();
+    expect(added.data!.addWishlistItem.property.id).toBe(property.id);
+    expect(await itemRows(list.id)).toHaveLength(1);
+
+    const token = expectData('updateWishlist', await share(guest, list.id, true)).share_token!;
+    const shared = await graphqlRequest<{ getSharedWishlist: { owner_name: string; items: { property: { name: string } }[] } }>(
+      server.url,
+      'query ($token: String!) { getSharedWishlist(share_token: $token) { owner_name items { property { name } } } }',
+      { token },
+    );
+    expect(shared.errors).toBeUndefined();
+    expect(shared.data!.getSharedWishlist).toEqual({ owner_name: guest.name, items: [{ property: { name: property.name } }] });
+  });
 });
