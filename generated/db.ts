@@ -207,6 +207,21 @@ export interface Users {
   updated_at: Generated<Timestamp>;
 }
 
+export interface WishlistItems {
+  added_at: Generated<Timestamp>;
+  property_id: string;
+  wishlist_id: string;
+}
+
+export interface Wishlists {
+  created_at: Generated<Timestamp>;
+  id: Generated<string>;
+  name: string;
+  owner_id: string;
+  share_token: string | null;
+  updated_at: Generated<Timestamp>;
+}
+
 export interface DB {
   blocked_nights: BlockedNights;
   bookings: Bookings;
@@ -220,4 +235,6 @@ export interface DB {
   seed_marker: SeedMarker;
   sessions: Sessions;
   users: Users;
+  wishlist_items: WishlistItems;
+  wishlists: Wishlists;
 }

@@ -36,6 +36,14 @@ export const operationIds = [
   'deleteReview',
   'replyToReview',
   'deleteReviewReply',
+  'listWishlists',
+  'createWishlist',
+  'getWishlist',
+  'updateWishlist',
+  'deleteWishlist',
+  'addWishlistItem',
+  'removeWishlistItem',
+  'getSharedWishlist',
 ] as const;
 
 export type OperationId = (typeof operationIds)[number];
@@ -74,4 +82,12 @@ export interface Operations {
   deleteReview: { data: T.DeleteReviewData; responses: T.DeleteReviewResponses };
   replyToReview: { data: T.ReplyToReviewData; responses: T.ReplyToReviewResponses };
   deleteReviewReply: { data: T.DeleteReviewReplyData; responses: T.DeleteReviewReplyResponses };
+  listWishlists: { data: T.ListWishlistsData; responses: T.ListWishlistsResponses };
+  createWishlist: { data: T.CreateWishlistData; responses: T.CreateWishlistResponses };
+  getWishlist: { data: T.GetWishlistData; responses: T.GetWishlistResponses };
+  updateWishlist: { data: T.UpdateWishlistData; responses: T.UpdateWishlistResponses };
+  deleteWishlist: { data: T.DeleteWishlistData; responses: T.DeleteWishlistResponses };
+  addWishlistItem: { data: T.AddWishlistItemData; responses: T.AddWishlistItemResponses };
+  removeWishlistItem: { data: T.RemoveWishlistItemData; responses: T.RemoveWishlistItemResponses };
+  getSharedWishlist: { data: T.GetSharedWishlistData; responses: T.GetSharedWishlistResponses };
 }

@@ -176,3 +176,21 @@ export function mustProveCurrentPassword(auth: AuthUser, user: { id: string }): 
 export function maySeeContactDetails(viewer: AuthUser | null, user: { id: string }): boolean {
   return viewer !== null && (viewer.id === user.id || isAdmin(viewer));
 }
+
+// Wishlists ----------------------------------------------------------------------
+
+/**
+ * Only its owner sees or changes a wishlist; to anyone else, admins included, it
+ * does not exist. Wishlists are no one's business but their owner's, and nothing
+ * about them needs moderating: a shared list is read by its link
+ * (getSharedWishlist), which needs no decision here, as holding the live token is
+ * the permission.
+ */
+export function mayUseWishlist<W extends { owner_id: string }>(auth: AuthUser, wishlist: W | undefined): Access<W> {
+  return wishlist && wishlist.owner_id === auth.id ? allow(wishlist) : notFound('No such wishlist.');
+}
+
+/** Which wishlists a list shows: the caller's own, whoever the caller is. */
+export function wishlistsVisibleTo(auth: AuthUser): { ownerId: string } {
+  return { ownerId: auth.id };
+}

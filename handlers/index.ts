@@ -9,6 +9,7 @@ import { paymentHandlers } from './payments.js';
 import { propertyHandlers } from './properties.js';
 import { reviewHandlers } from './reviews.js';
 import { userHandlers } from './users.js';
+import { wishlistHandlers } from './wishlists.js';
 
 export const handlers: Handlers = {
   ...userHandlers,
@@ -17,4 +18,5 @@ export const handlers: Handlers = {
   ...bookingHandlers,
   ...paymentHandlers,
   ...reviewHandlers,
+  ...wishlistHandlers,
 };

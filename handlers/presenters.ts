@@ -8,7 +8,19 @@ import type { PaymentRow, RefundRow } from '../db/payments.js';
 import type { PropertyRow } from '../db/properties.js';
 import type { ReviewRow } from '../db/reviews.js';
 import type { UserRow } from '../db/users.js';
-import type { Booking, Payment, PriceBreakdown, Property, Review, User } from '../generated/client/types.gen.js';
+import type { SharedWishlistRow, WishlistItemRow, WishlistRow } from '../db/wishlists.js';
+import type {
+  Booking,
+  Payment,
+  PriceBreakdown,
+  Property,
+  Review,
+  SharedWishlist,
+  User,
+  Wishlist,
+  WishlistItem,
+  WishlistWithItems,
+} from '../generated/client/types.gen.js';
 import type { AuthUser } from '../server/auth.js';
 import { maySeeContactDetails } from './access.js';
 import { reviewWindow } from './reviews/rules.js';
@@ -145,5 +157,45 @@ export function reviewRowToReview(row: ReviewRow, windowDays: number): Review {
     editable_until: reviewWindow(row.check_out, windowDays, row.today).lastDay,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+  };
+}
+
+// Wishlists ----------------------------------------------------------------------
+
+/** The owner's view of a list: its link token is shown to them only (anyone else gets 404 before this). */
+export function wishlistRowToWishlist(row: WishlistRow): Wishlist {
+  return {
+    id: row.id,
+    owner_id: row.owner_id,
+    name: row.name,
+    item_count: row.item_count,
+    cover_photo_url: row.cover_photo_url,
+    shared: row.share_token !== null,
+    share_token: row.share_token,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** A listing in a list: the listing as it is now (current price and rating), and when it was added. */
+export function wishlistItemRowToItem(row: WishlistItemRow): WishlistItem {
+  const { added_at, ...listing } = row;
+  return { property: propertyRowToProperty(listing), added_at: added_at.toISOString() };
+}
+
+export function wishlistWithItems(row: WishlistRow, items: WishlistItemRow[]): WishlistWithItems {
+  // Counted from the items read, so the count and the items always agree.
+  return { ...wishlistRowToWishlist(row), item_count: items.length, items: items.map(wishlistItemRowToItem) };
+}
+
+/** What a list's link shows anyone: no owner id, no token. */
+export function sharedWishlist(row: SharedWishlistRow, items: WishlistItemRow[]): SharedWishlist {
+  return {
+    id: row.id,
+    name: row.name,
+    owner_name: row.owner_name,
+    item_count: items.length,
+    updated_at: row.updated_at.toISOString(),
+    items: items.map(wishlistItemRowToItem),
   };
 }

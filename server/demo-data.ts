@@ -18,6 +18,7 @@ import { insertPayment } from '../db/payments.js';
 import { countPropertiesOfHost, insertProperties, type NewProperty } from '../db/properties.js';
 import { insertReviewRecord } from '../db/reviews.js';
 import { findUserByEmail, insertUser, insertUsers } from '../db/users.js';
+import { insertWishlist, insertWishlistItems } from '../db/wishlists.js';
 import { priceStay } from '../handlers/bookings/rules.js';
 import type { Config } from './config.js';
 import { addDays, nightsOf, utcToday } from './dates.js';
@@ -109,6 +110,7 @@ async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOption
   );
   await insertDemoStays(trx, idOf, listings, options);
   await insertDemoRequests(trx, idOf, options);
+  await insertDemoWishlists(trx, idOf);
 }
 
 type DemoProperty = Omit<NewProperty, 'host_id' | 'photos'> & { host: 'hana' | 'hugo' };
@@ -396,6 +398,47 @@ async function insertDemoReview(
     created_at: writtenAt,
     updated_at: repliedAt ?? writtenAt,
   });
+}
+
+// Demo wishlists -----------------------------------------------------------------
+
+/**
+ * The demo guest's wishlists: "Lisbon and beyond", three listings, shared by a
+ * link whose token is derived from its name (so the spec's getSharedWishlist
+ * example names it; a demo database is public anyway), and "Maybe someday", one
+ * listing, private, which the spec's deleteWishlist example deletes.
+ */
+const DEMO_WISHLISTS = [
+  {
+    name: 'Lisbon and beyond',
+    shared: true,
+    listings: ['Sunlit Alfama apartment with river view', 'Gràcia terrace apartment', 'Notting Hill mews house'],
+  },
+  { name: 'Maybe someday', shared: false, listings: ['Kreuzberg canal-side flat'] },
+] as const;
+
+/** The link token of a shared demo wishlist: 43 base64url characters, as every token is. */
+export function demoShareToken(name: string): string {
+  return createHash('sha256').update(`staybook-demo:wishlist-share:${name}`).digest('base64url');
+}
+
+async function insertDemoWishlists(trx: Tx, idOf: (email: string) => string): Promise<void> {
+  const owner = idOf('guest@example.com');
+  const now = Date.now();
+  for (const list of DEMO_WISHLISTS) {
+    const wishlist = await insertWishlist(trx, {
+      id: demoId(`wishlist:guest@example.com:${list.name}`),
+      owner_id: owner,
+      name: list.name,
+      share_token: list.shared ? demoShareToken(list.name) : null,
+    });
+    // Added a day apart, the first listing longest ago.
+    await insertWishlistItems(trx, list.listings.map((name, index) => ({
+      wishlist_id: wishlist.id,
+      property_id: demoId(`property:${name}`),
+      added_at: new Date(now - (list.listings.length - index) * 86_400_000),
+    })));
+  }
 }
 
 function slug(text: string): string {

@@ -45,6 +45,8 @@ const conflictConstraints: Record<string, { code: ErrorCode; detail?: string }> 
   bookings_no_overlap: { code: 'dates_unavailable', detail: 'The property is already booked for some of those nights.' },
   // One review per booking, ever: a deleted review leaves its row behind, so this holds after deletion too.
   reviews_booking_id_key: { code: 'already_reviewed', detail: 'Each booking can be reviewed once, and this one has been.' },
+  // One name per owner's wishlists, whatever the case: a retried create or a rename onto another list's name lands here.
+  wishlists_owner_name_key: { code: 'wishlist_name_taken', detail: 'You already have a wishlist of that name.' },
 };
 
 interface PostgresError {

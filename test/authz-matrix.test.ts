@@ -76,6 +76,15 @@ const matrix = {
   deleteReview:               { anonymous: 401, guest: 204, otherGuest: 403, host: 403, otherHost: 403, admin: 204 },
   replyToReview:              { anonymous: 401, guest: 403, otherGuest: 403, host: 200, otherHost: 403, admin: 403 },
   deleteReviewReply:          { anonymous: 401, guest: 403, otherGuest: 403, host: 204, otherHost: 403, admin: 204 },
+  // Wishlists: "guest" owns the list; nobody else sees it, admins included; its share link needs no sign-in.
+  listWishlists:              { anonymous: 401, guest: 200, otherGuest: 200, host: 200, otherHost: 200, admin: 200 },
+  createWishlist:             { anonymous: 401, guest: 201, otherGuest: 201, host: 201, otherHost: 201, admin: 201 },
+  getWishlist:                { anonymous: 401, guest: 200, otherGuest: 404, host: 404, otherHost: 404, admin: 404 },
+  updateWishlist:             { anonymous: 401, guest: 200, otherGuest: 404, host: 404, otherHost: 404, admin: 404 },
+  deleteWishlist:             { anonymous: 401, guest: 204, otherGuest: 404, host: 404, otherHost: 404, admin: 404 },
+  addWishlistItem:            { anonymous: 401, guest: 201, otherGuest: 404, host: 404, otherHost: 404, admin: 404 },
+  removeWishlistItem:         { anonymous: 401, guest: 204, otherGuest: 404, host: 404, otherHost: 404, admin: 404 },
+  getSharedWishlist:          { anonymous: 200, guest: 200, otherGuest: 200, host: 200, otherHost: 200, admin: 200 },
 } satisfies Record<string, Row>;
 
 type OperationId = keyof typeof matrix;
@@ -91,6 +100,8 @@ interface Cast {
   booking: { id: string };
   paymentId: string;
   reviewId: string;
+  /** The guest's wishlist, shared, with the cast's listing in it. */
+  wishlist: { id: string; shareToken: string };
 }
 let cast: Cast;
 
@@ -211,7 +222,26 @@ const requests: Record<OperationId, (role: Role) => Promise<Call>> = {
     expect(reply.response.status).toBe(200);
     return { method: 'DELETE', path: `/reviews/${review.id}/reply` };
   },
+  listWishlists: async () => ({ method: 'GET', path: '/wishlists' }),
+  createWishlist: async () => ({ method: 'POST', path: '/wishlists', body: { name: `Matrix ${randomUUID()}` } }),
+  getWishlist: async () => ({ method: 'GET', path: `/wishlists/${cast.wishlist.id}` }),
+  updateWishlist: async () => ({ method: 'PATCH', path: `/wishlists/${await freshWishlist()}`, body: { name: `Renamed ${randomUUID()}` } }),
+  deleteWishlist: async () => ({ method: 'DELETE', path: `/wishlists/${await freshWishlist()}` }),
+  addWishlistItem: async () => {
+    const listing = await createProperty(server.client, cast.accounts.otherHost);
+    return { method: 'PUT', path: `/wishlists/${cast.wishlist.id}/items/${listing.id}` };
+  },
+  removeWishlistItem: async () => ({ method: 'DELETE', path: `/wishlists/${await freshWishlist()}/items/${cast.property.id}` }),
+  getSharedWishlist: async () => ({ method: 'GET', path: `/shared-wishlists/${cast.wishlist.shareToken}` }),
 };
+
+/** A fresh wishlist of the guest's (with the cast's listing in it), so that changing or deleting it leaves the cast's alone. */
+async function freshWishlist(): Promise<string> {
+  const list = await api.createWishlist({ client: server.client, auth: cast.accounts.guest.token, body: { name: `Fresh ${randomUUID()}` } });
+  expect(list.response.status).toBe(201);
+  await api.addWishlistItem({ client: server.client, auth: cast.accounts.guest.token, path: { wishlist_id: list.data!.id, property_id: cast.property.id } });
+  return list.data!.id;
+}
 
 function webhookEvent() {
   return { id: `evt_${randomUUID().replaceAll('-', '')}`, object: 'event', type: 'customer.created', created: Math.floor(Date.now() / 1000), data: { object: { id: 'cus_matrix', object: 'customer' } } };
@@ -225,6 +255,9 @@ beforeAll(async () => {
   const paid = await createBooking(server.client, { guest, property, stay: freshStay() });
   const payment = await payStay(server, paid);
   const review = await createReview(server, { guest, property });
+  const wishlist = await api.createWishlist({ client: server.client, auth: guest.token, body: { name: 'Matrix favourites' } });
+  await api.addWishlistItem({ client: server.client, auth: guest.token, path: { wishlist_id: wishlist.data!.id, property_id: property.id } });
+  const shared = await api.updateWishlist({ client: server.client, auth: guest.token, path: { wishlist_id: wishlist.data!.id }, body: { shared: true } });
   cast = {
     accounts: {
       guest,
@@ -238,6 +271,7 @@ beforeAll(async () => {
     booking,
     paymentId: payment.id,
     reviewId: review.id,
+    wishlist: { id: wishlist.data!.id, shareToken: shared.data!.share_token! },
   };
 });
 

@@ -29,6 +29,8 @@ const addedOperationIds = [
   'updatePropertyAvailability', 'replyToReview', 'deleteReviewReply',
   // Issue 16: request-to-book.
   'acceptBooking', 'declineBooking',
+  // Issue 16: wishlists.
+  'listWishlists', 'createWishlist', 'getWishlist', 'updateWishlist', 'deleteWishlist', 'addWishlistItem', 'removeWishlistItem', 'getSharedWishlist',
 ];
 
 const { env, server } = useTestApp();

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { AcceptBookingData, AcceptBookingErrors, AcceptBookingResponses, CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeclineBookingData, DeclineBookingErrors, DeclineBookingResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
+import type { AcceptBookingData, AcceptBookingErrors, AcceptBookingResponses, AddWishlistItemData, AddWishlistItemErrors, AddWishlistItemResponses, CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, CreateWishlistData, CreateWishlistErrors, CreateWishlistResponses, DeclineBookingData, DeclineBookingErrors, DeclineBookingResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DeleteWishlistData, DeleteWishlistErrors, DeleteWishlistResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetSharedWishlistData, GetSharedWishlistErrors, GetSharedWishlistResponses, GetUserData, GetUserErrors, GetUserResponses, GetWishlistData, GetWishlistErrors, GetWishlistResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWishlistsData, ListWishlistsErrors, ListWishlistsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RemoveWishlistItemData, RemoveWishlistItemErrors, RemoveWishlistItemResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, UpdateWishlistData, UpdateWishlistErrors, UpdateWishlistResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -730,4 +730,139 @@ export const replyToReview = <ThrowOnError extends boolean = false>(options: Opt
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * List my wishlists
+ *
+ * The caller's own wishlists, newest first (by `created_at`, then `id`),
+ * each with its number of listings and a cover photo; open one with
+ * `getWishlist` for its listings. Nobody sees another user's lists here,
+ * admins included.
+ *
+ */
+export const listWishlists = <ThrowOnError extends boolean = false>(options?: Options<ListWishlistsData, ThrowOnError>) => (options?.client ?? client).get<ListWishlistsResponses, ListWishlistsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/wishlists',
+    ...options
+});
+
+/**
+ * Create a wishlist
+ *
+ * A new, empty, private wishlist of the caller's. Its name must be new
+ * among the caller's lists, whatever the case
+ * (`409 wishlist_name_taken`), and one user keeps at most
+ * `MAX_WISHLISTS` lists (50 by default; one more is
+ * `409 too_many_wishlists`).
+ *
+ */
+export const createWishlist = <ThrowOnError extends boolean = false>(options: Options<CreateWishlistData, ThrowOnError>) => (options.client ?? client).post<CreateWishlistResponses, CreateWishlistErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/wishlists',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a wishlist
+ *
+ * The caller's wishlist and its items are deleted; its share link stops working.
+ */
+export const deleteWishlist = <ThrowOnError extends boolean = false>(options: Options<DeleteWishlistData, ThrowOnError>) => (options.client ?? client).delete<DeleteWishlistResponses, DeleteWishlistErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/wishlists/{wishlist_id}',
+    ...options
+});
+
+/**
+ * Get a wishlist with its listings
+ *
+ * One of the caller's wishlists with its listings, most recently added
+ * first, each as the listing is now (its current `price_per_night`,
+ * `rating_average` and `review_count`). A listing that has been withdrawn
+ * is left out (and not counted). Another user's list does not exist for
+ * the caller (`404`), admins included: a shared list is read through
+ * `getSharedWishlist`.
+ *
+ */
+export const getWishlist = <ThrowOnError extends boolean = false>(options: Options<GetWishlistData, ThrowOnError>) => (options.client ?? client).get<GetWishlistResponses, GetWishlistErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/wishlists/{wishlist_id}',
+    ...options
+});
+
+/**
+ * Rename or share a wishlist
+ *
+ * Renames the caller's wishlist (`409 wishlist_name_taken` when another
+ * of their lists has that name) and/or turns its link on or off.
+ * `shared: true` on a private list makes a new `share_token`, which
+ * anyone may use with `getSharedWishlist` to read the list without
+ * signing in; on a list that is already shared it keeps the token, so a
+ * retried request does not break a link already sent. `shared: false`
+ * revokes the token at once: the link answers `404` from then on, and
+ * turning sharing on again makes a different one.
+ *
+ */
+export const updateWishlist = <ThrowOnError extends boolean = false>(options: Options<UpdateWishlistData, ThrowOnError>) => (options.client ?? client).patch<UpdateWishlistResponses, UpdateWishlistErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/wishlists/{wishlist_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Remove a listing from a wishlist
+ *
+ * Takes a listing out of the caller's wishlist. Idempotent: `204` also
+ * when it was not in the list (or has been withdrawn meanwhile); only
+ * another user's list, or none, is `404`.
+ *
+ */
+export const removeWishlistItem = <ThrowOnError extends boolean = false>(options: Options<RemoveWishlistItemData, ThrowOnError>) => (options.client ?? client).delete<RemoveWishlistItemResponses, RemoveWishlistItemErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/wishlists/{wishlist_id}/items/{property_id}',
+    ...options
+});
+
+/**
+ * Add a listing to a wishlist
+ *
+ * Puts a listing in the caller's wishlist; no body. Idempotent: `201`
+ * when it was added, `200` when it was already there (its `added_at`
+ * unchanged). A listing that does not exist or has been withdrawn is
+ * `404`, as is another user's list. A list holds at most
+ * `MAX_WISHLIST_ITEMS` listings (100 by default; one more is
+ * `409 wishlist_full`).
+ *
+ */
+export const addWishlistItem = <ThrowOnError extends boolean = false>(options: Options<AddWishlistItemData, ThrowOnError>) => (options.client ?? client).put<AddWishlistItemResponses, AddWishlistItemErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/wishlists/{wishlist_id}/items/{property_id}',
+    ...options
+});
+
+/**
+ * Read a shared wishlist
+ *
+ * A wishlist its owner shared, read by its link token, by anyone: no
+ * sign-in is needed (a token that is sent must still be valid). Read
+ * only, and with less than the owner sees: the owner's name, not their
+ * id, and no token. A token the owner revoked (or never was) is `404`,
+ * at once: the answer is `Cache-Control: no-store`, so no cache keeps a
+ * list after its link was revoked. Withdrawn listings are left out, as
+ * in `getWishlist`.
+ *
+ */
+export const getSharedWishlist = <ThrowOnError extends boolean = false>(options: Options<GetSharedWishlistData, ThrowOnError>) => (options.client ?? client).get<GetSharedWishlistResponses, GetSharedWishlistErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/shared-wishlists/{share_token}',
+    ...options
 });

@@ -930,6 +930,135 @@ export type ReviewList = {
 };
 
 /**
+ * One of the caller's wishlists, without its listings (`getWishlist` has
+ * them). Private unless `shared`.
+ *
+ */
+export type Wishlist = {
+    id: string;
+    owner_id: string;
+    name: string;
+    /**
+     * How many listings the list holds (withdrawn listings are not counted).
+     */
+    item_count: number;
+    /**
+     * The cover photo of the most recently added listing that has one; `null` for an empty list.
+     */
+    cover_photo_url: string | null;
+    /**
+     * Whether the list can be read by its link (`share_token`).
+     */
+    shared: boolean;
+    /**
+     * The link token while the list is shared, else `null`: anyone with
+     * it reads the list at `/shared-wishlists/{share_token}`
+     * (`getSharedWishlist`).
+     *
+     */
+    share_token: string | null;
+    created_at: string;
+    /**
+     * Moves with every change of the list, its items included.
+     */
+    updated_at: string;
+};
+
+/**
+ * A listing in a wishlist, as the listing is now (its current price and rating).
+ */
+export type WishlistItem = {
+    property: Property;
+    added_at: string;
+};
+
+/**
+ * One of the caller's wishlists with its listings, most recently added first.
+ */
+export type WishlistWithItems = {
+    id: string;
+    owner_id: string;
+    name: string;
+    /**
+     * How many listings the list holds (withdrawn listings are not counted).
+     */
+    item_count: number;
+    /**
+     * The cover photo of the most recently added listing that has one; `null` for an empty list.
+     */
+    cover_photo_url: string | null;
+    /**
+     * Whether the list can be read by its link (`share_token`).
+     */
+    shared: boolean;
+    /**
+     * The link token while the list is shared, else `null` (see `Wishlist`).
+     */
+    share_token: string | null;
+    created_at: string;
+    /**
+     * Moves with every change of the list, its items included.
+     */
+    updated_at: string;
+    items: Array<WishlistItem>;
+};
+
+/**
+ * A wishlist as its link shows it to anyone: its name, its owner's
+ * display name and its listings, most recently added first.
+ *
+ */
+export type SharedWishlist = {
+    id: string;
+    name: string;
+    /**
+     * The owner's display name as it is now.
+     */
+    owner_name: string;
+    item_count: number;
+    updated_at: string;
+    items: Array<WishlistItem>;
+};
+
+/**
+ * A new wishlist.
+ */
+export type WishlistInput = {
+    /**
+     * 1 to 50 characters, not blank, without control characters;
+     * leading and trailing spaces are dropped. New among the caller's
+     * lists, whatever the case.
+     *
+     */
+    name: string;
+};
+
+/**
+ * A new name, and/or whether the list is shared; at least one.
+ */
+export type WishlistUpdate = {
+    /**
+     * As in `WishlistInput`.
+     */
+    name?: string;
+    /**
+     * `true` gives the list a link token (a new one unless it is shared already); `false` revokes it.
+     */
+    shared?: boolean;
+};
+
+/**
+ * A page of the caller's wishlists.
+ */
+export type WishlistList = {
+    data: Array<Wishlist>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    next_cursor: string | null;
+};
+
+/**
  * Page size.
  */
 export type Limit = number;
@@ -963,6 +1092,16 @@ export type PaymentId = string;
  * The review's id.
  */
 export type ReviewId = string;
+
+/**
+ * The wishlist's id (the example: the demo guest's list "Lisbon and beyond").
+ */
+export type WishlistId = string;
+
+/**
+ * A wishlist's link token, from its `share_token` (the example: the demo guest's shared list).
+ */
+export type ShareToken = string;
 
 /**
  * A unique key for this payment attempt (a UUID v4 is a good choice). The
@@ -3555,3 +3694,585 @@ export type ReplyToReviewResponses = {
 };
 
 export type ReplyToReviewResponse = ReplyToReviewResponses[keyof ReplyToReviewResponses];
+
+export type ListWishlistsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Opaque position from the previous page's `next_cursor`; omit it for the first page.
+         */
+        cursor?: string;
+    };
+    url: '/wishlists';
+};
+
+export type ListWishlistsErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type ListWishlistsError = ListWishlistsErrors[keyof ListWishlistsErrors];
+
+export type ListWishlistsResponses = {
+    /**
+     * A page of the caller's wishlists.
+     */
+    200: WishlistList;
+};
+
+export type ListWishlistsResponse = ListWishlistsResponses[keyof ListWishlistsResponses];
+
+export type CreateWishlistData = {
+    body: WishlistInput;
+    path?: never;
+    query?: never;
+    url: '/wishlists';
+};
+
+export type CreateWishlistErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * The caller already has a list of that name, whatever the case
+     * (`wishlist_name_taken`), or as many lists as one user may keep
+     * (`too_many_wishlists`, `MAX_WISHLISTS`).
+     *
+     */
+    409: Problem;
+    /**
+     * The body is larger than the server accepts (`payload_too_large`).
+     */
+    413: Problem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type CreateWishlistError = CreateWishlistErrors[keyof CreateWishlistErrors];
+
+export type CreateWishlistResponses = {
+    /**
+     * The wishlist. `Location` points at it.
+     */
+    201: Wishlist;
+};
+
+export type CreateWishlistResponse = CreateWishlistResponses[keyof CreateWishlistResponses];
+
+export type DeleteWishlistData = {
+    body?: never;
+    path: {
+        /**
+         * The wishlist's id (the example: the demo guest's list "Maybe someday", there to be deleted).
+         */
+        wishlist_id: string;
+    };
+    query?: never;
+    url: '/wishlists/{wishlist_id}';
+};
+
+export type DeleteWishlistErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type DeleteWishlistError = DeleteWishlistErrors[keyof DeleteWishlistErrors];
+
+export type DeleteWishlistResponses = {
+    /**
+     * Done; no body.
+     */
+    204: void;
+};
+
+export type DeleteWishlistResponse = DeleteWishlistResponses[keyof DeleteWishlistResponses];
+
+export type GetWishlistData = {
+    body?: never;
+    headers?: {
+        /**
+         * An `ETag` from an earlier response; while the resource is unchanged the answer is `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
+    path: {
+        /**
+         * The wishlist's id (the example: the demo guest's list "Lisbon and beyond").
+         */
+        wishlist_id: string;
+    };
+    query?: never;
+    url: '/wishlists/{wishlist_id}';
+};
+
+export type GetWishlistErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type GetWishlistError = GetWishlistErrors[keyof GetWishlistErrors];
+
+export type GetWishlistResponses = {
+    /**
+     * The wishlist and its listings.
+     */
+    200: WishlistWithItems;
+};
+
+export type GetWishlistResponse = GetWishlistResponses[keyof GetWishlistResponses];
+
+export type UpdateWishlistData = {
+    body: WishlistUpdate;
+    path: {
+        /**
+         * The wishlist's id (the example: the demo guest's list "Lisbon and beyond").
+         */
+        wishlist_id: string;
+    };
+    query?: never;
+    url: '/wishlists/{wishlist_id}';
+};
+
+export type UpdateWishlistErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Another of the caller's lists has that name, whatever the case (`wishlist_name_taken`).
+     */
+    409: Problem;
+    /**
+     * The body is larger than the server accepts (`payload_too_large`).
+     */
+    413: Problem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type UpdateWishlistError = UpdateWishlistErrors[keyof UpdateWishlistErrors];
+
+export type UpdateWishlistResponses = {
+    /**
+     * The updated wishlist.
+     */
+    200: Wishlist;
+};
+
+export type UpdateWishlistResponse = UpdateWishlistResponses[keyof UpdateWishlistResponses];
+
+export type RemoveWishlistItemData = {
+    body?: never;
+    path: {
+        /**
+         * The wishlist's id (the example: the demo guest's list "Lisbon and beyond").
+         */
+        wishlist_id: string;
+        /**
+         * The listing's id (the example: the Notting Hill mews house, in the demo guest's list).
+         */
+        property_id: string;
+    };
+    query?: never;
+    url: '/wishlists/{wishlist_id}/items/{property_id}';
+};
+
+export type RemoveWishlistItemErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type RemoveWishlistItemError = RemoveWishlistItemErrors[keyof RemoveWishlistItemErrors];
+
+export type RemoveWishlistItemResponses = {
+    /**
+     * Done; no body.
+     */
+    204: void;
+};
+
+export type RemoveWishlistItemResponse = RemoveWishlistItemResponses[keyof RemoveWishlistItemResponses];
+
+export type AddWishlistItemData = {
+    body?: never;
+    path: {
+        /**
+         * The wishlist's id (the example: the demo guest's list "Lisbon and beyond").
+         */
+        wishlist_id: string;
+        /**
+         * The listing's id (the example: the Machiya townhouse in Kyoto).
+         */
+        property_id: string;
+    };
+    query?: never;
+    url: '/wishlists/{wishlist_id}/items/{property_id}';
+};
+
+export type AddWishlistItemErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * The list already holds as many listings as a list may (`wishlist_full`, `MAX_WISHLIST_ITEMS`).
+     */
+    409: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type AddWishlistItemError = AddWishlistItemErrors[keyof AddWishlistItemErrors];
+
+export type AddWishlistItemResponses = {
+    /**
+     * The listing was already in the list.
+     */
+    200: WishlistItem;
+    /**
+     * The listing was added. `Location` is the item's URL.
+     */
+    201: WishlistItem;
+};
+
+export type AddWishlistItemResponse = AddWishlistItemResponses[keyof AddWishlistItemResponses];
+
+export type GetSharedWishlistData = {
+    body?: never;
+    headers?: {
+        /**
+         * An `ETag` from an earlier response; while the resource is unchanged the answer is `304` with no body.
+         */
+        'If-None-Match'?: string;
+    };
+    path: {
+        /**
+         * A wishlist's link token, from its `share_token` (the example: the demo guest's shared list).
+         */
+        share_token: string;
+    };
+    query?: never;
+    url: '/shared-wishlists/{share_token}';
+};
+
+export type GetSharedWishlistErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type GetSharedWishlistError = GetSharedWishlistErrors[keyof GetSharedWishlistErrors];
+
+export type GetSharedWishlistResponses = {
+    /**
+     * The shared wishlist and its listings.
+     */
+    200: SharedWishlist;
+};
+
+export type GetSharedWishlistResponse = GetSharedWishlistResponses[keyof GetSharedWishlistResponses];
