@@ -22,6 +22,7 @@ import {
   lockListing,
   updateBookingRow,
 } from '../db/bookings.js';
+import { ensureConversation } from '../db/conversations.js';
 import type { Tx } from '../db/index.js';
 import { findLivePayment } from '../db/payments.js';
 import type { PropertyRow } from '../db/properties.js';
@@ -131,6 +132,8 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
           { property_id: listing.id, guest_id: auth.id, check_in: body.check_in, check_out: body.check_out, guests: body.guests, ...price },
           config.bookingHoldSeconds,
         );
+        // The guest's thread with the host about this listing, made or linked to this booking.
+        await ensureConversation(trx, { guestId: auth.id, propertyId: listing.id, bookingId: row.id });
         return { status: 201 as const, body: bookingRowToBooking(row), headers: { Location: `/bookings/${row.id}` } };
       },
     ).then(async (reply) => (await ctx.deps.cache.bump({ property: body.property_id, stays: true }), reply));
