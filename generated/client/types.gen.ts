@@ -918,6 +918,20 @@ export type Message = {
 };
 
 /**
+ * A conversation's newest message (a Message), or null for a thread a booking made before anyone wrote.
+ */
+export type LastMessage = {
+    id: string;
+    conversation_id: string;
+    /**
+     * The participant who sent it (the guest or the host).
+     */
+    sender_id: string;
+    body: MessageBody;
+    created_at: string;
+} | null;
+
+/**
  * A message to the other participant.
  */
 export type MessageInput = {
@@ -947,10 +961,7 @@ export type Conversation = {
      * The guest's latest booking of the listing, or null before there is one.
      */
     booking_id: string | null;
-    /**
-     * The newest message, or null for a thread a booking made before anyone wrote.
-     */
-    last_message: Message | null;
+    last_message: LastMessage;
     /**
      * Messages of the other participant the caller has not marked read.
      */
