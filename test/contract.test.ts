@@ -25,7 +25,12 @@ const contractOperationIds = [
 ];
 
 /** Operations the project added to the contract, each named in the closing note of its issue. */
-const addedOperationIds = ['updatePropertyAvailability', 'replyToReview', 'deleteReviewReply'];
+const addedOperationIds = [
+  'updatePropertyAvailability', 'replyToReview', 'deleteReviewReply',
+  // Issue 16: conversations.
+  'listConversations', 'startConversation', 'getConversation', 'listMessages', 'sendMessage', 'markConversationRead',
+  'blockConversation', 'unblockConversation',
+];
 
 const { env, server } = useTestApp();
 

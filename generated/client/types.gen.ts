@@ -899,11 +899,6 @@ export type ReviewList = {
 export type ConversationRole = 'guest' | 'host';
 
 /**
- * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
- */
-export type MessageBody = string;
-
-/**
  * One message of a conversation.
  */
 export type Message = {
@@ -913,7 +908,10 @@ export type Message = {
      * The participant who sent it (the guest or the host).
      */
     sender_id: string;
-    body: MessageBody;
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
     created_at: string;
 };
 
@@ -927,7 +925,10 @@ export type LastMessage = {
      * The participant who sent it (the guest or the host).
      */
     sender_id: string;
-    body: MessageBody;
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
     created_at: string;
 } | null;
 
@@ -935,7 +936,10 @@ export type LastMessage = {
  * A message to the other participant.
  */
 export type MessageInput = {
-    body: MessageBody;
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
 };
 
 /**
@@ -943,7 +947,10 @@ export type MessageInput = {
  */
 export type StartConversationInput = {
     property_id: string;
-    body: MessageBody;
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
 };
 
 /**
