@@ -18,7 +18,7 @@ import { graphqlRequest } from '../scripts/walk-graphql.js';
 import type { LiveEvent } from '../server/events.js';
 import { createAdmin, createBooking, createHost, createProperty, createUser, expectData, type Account } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
-import { eventually, type TestServer } from './support/server.js';
+import { embedded, eventually, type TestServer } from './support/server.js';
 import { useTestApp } from './support/app.js';
 
 const { env, server } = useTestApp();
@@ -67,8 +67,8 @@ function adminReads(conversationId: string) {
   return server.deps.db.selectFrom('conversation_admin_reads').selectAll().where('conversation_id', '=', conversationId).orderBy('created_at').execute();
 }
 
-function digestRows(conversationId: string) {
-  return server.deps.db.selectFrom('notifications').selectAll().where('conversation_id', '=', conversationId).execute();
+function digestRows(conversationId: string, on: TestServer = server) {
+  return on.deps.db.selectFrom('notifications').selectAll().where('conversation_id', '=', conversationId).execute();
 }
 
 describe('startConversation', () => {
@@ -287,7 +287,8 @@ describe('unread counts under concurrency', () => {
   it('are exact after concurrent sends from both sides and concurrent marks', async () => {
     const thread = await newThread('start');
     await api.markConversationRead({ client: server.client, auth: thread.host.token, path: { conversation_id: thread.conversation.id } });
-    const second = await env.start();
+    // A second server process on the same database (on PGlite each server has its own in-memory one: this one then).
+    const second = embedded ? server : await env.start();
     const n = 15;
     const sends = Array.from({ length: n }, (_, i) => [
       send(thread, thread.guest, `guest ${i}`, undefined, i % 2 ? second : server),
@@ -317,13 +318,13 @@ describe('the new_messages email', () => {
     const mailer = await env.start({ messageEmailDelaySeconds: 2 });
     const thread = await newThread('first', mailer);
     for (let i = 2; i <= 5; i++) expect((await send(thread, thread.guest, `message ${i}`, undefined, mailer)).response.status).toBe(201);
-    const rows = await digestRows(thread.conversation.id);
+    const rows = await digestRows(thread.conversation.id, mailer);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ kind: 'new_messages', recipient_id: thread.host.id, status: 'pending', booking_id: null });
     const file = path.join(env.outboxDir, `new_messages-${rows[0]!.id}.eml`);
     expect(existsSync(file)).toBe(false);
     await eventually(async () => {
-      const [row] = await digestRows(thread.conversation.id);
+      const [row] = await digestRows(thread.conversation.id, mailer);
       expect(row!.status).toBe('sent');
     }, 15_000);
     const email = await readFile(file, 'utf8');
@@ -331,7 +332,7 @@ describe('the new_messages email', () => {
     expect(email).toContain('5 new messages');
     // The next message opens a new window.
     await send(thread, thread.guest, 'one more', undefined, mailer);
-    expect((await digestRows(thread.conversation.id)).map((r) => r.status).sort()).toEqual(['pending', 'sent']);
+    expect((await digestRows(thread.conversation.id, mailer)).map((r) => r.status).sort()).toEqual(['pending', 'sent']);
   });
 
   it('is skipped when the recipient read everything before it was due', async () => {
@@ -339,10 +340,10 @@ describe('the new_messages email', () => {
     const thread = await newThread('read me', mailer);
     await api.markConversationRead({ client: mailer.client, auth: thread.host.token, path: { conversation_id: thread.conversation.id } });
     await eventually(async () => {
-      const [row] = await digestRows(thread.conversation.id);
+      const [row] = await digestRows(thread.conversation.id, mailer);
       expect(row!.status).toBe('skipped');
     }, 15_000);
-    const [row] = await digestRows(thread.conversation.id);
+    const [row] = await digestRows(thread.conversation.id, mailer);
     expect(existsSync(path.join(env.outboxDir, `new_messages-${row!.id}.eml`))).toBe(false);
   });
 });
