@@ -253,7 +253,7 @@ export async function recordAdminRead(db: Db, conversationId: string, adminId: s
  * undefined when a pending one will carry this message too.
  */
 export async function queueMessageDigest(
-  trx: Tx,
+  trx: Db | Tx,
   input: { conversationId: string; recipientId: string; delaySeconds: number },
 ): Promise<{ id: string; notBefore: Date } | undefined> {
   const row = await trx

@@ -15,7 +15,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Conversation, Property } from '../generated/client/types.gen.js';
 import { graphqlRequest } from '../scripts/walk-graphql.js';
+import { insertMessage, lockConversation, queueMessageDigest } from '../db/conversations.js';
 import type { LiveEvent } from '../server/events.js';
+import type { JobContext, JobRequest } from '../server/jobs/job.js';
+import { runMessageDigest } from '../server/jobs/send-message-digest.js';
+import type { Mailer } from '../server/mail.js';
 import { createAdmin, createBooking, createHost, createProperty, createUser, expectData, type Account } from './support/factories.js';
 import { expectProblem } from './support/problems.js';
 import { embedded, eventually, type TestServer } from './support/server.js';
@@ -345,6 +349,39 @@ describe('the new_messages email', () => {
     }, 15_000);
     const [row] = await digestRows(thread.conversation.id, mailer);
     expect(existsSync(path.join(env.outboxDir, `new_messages-${row!.id}.eml`))).toBe(false);
+  });
+});
+
+describe('the new_messages job', () => {
+  it('opens the next window for a message that arrived while the email was being sent', async () => {
+    const thread = await newThread('before');
+    const db = server.deps.db;
+    const [digest] = await digestRows(thread.conversation.id);
+    await db.updateTable('notifications').set({ not_before: new Date(Date.now() - 1000) }).where('id', '=', digest!.id).execute();
+    const sentTexts: string[] = [];
+    const enqueued: JobRequest[] = [];
+    // The mailer of this run: while "sending", the guest writes again (as their request would, joining the pending row).
+    const mailer: Mailer = {
+      kind: 'outbox',
+      async send(message) {
+        sentTexts.push(message.text);
+        await db.transaction().execute(async (trx) => {
+          await lockConversation(trx, thread.conversation.id);
+          await insertMessage(trx, { conversationId: thread.conversation.id, senderId: thread.guest.id, body: 'during' });
+          expect(await queueMessageDigest(trx, { conversationId: thread.conversation.id, recipientId: thread.host.id, delaySeconds: 600 })).toBeUndefined();
+        });
+      },
+      close() {},
+    };
+    const ctx: JobContext = { db, config: server.deps.config, provider: server.deps.payments, mailer, enqueue: async (jobs) => void enqueued.push(...jobs), log: () => {} };
+    expect(await runMessageDigest(ctx, digest!.id, false)).toBe(true);
+    expect(sentTexts).toHaveLength(1);
+    expect(sentTexts[0]).toContain('before');
+    expect(sentTexts[0]).not.toContain('during');
+    const rows = await digestRows(thread.conversation.id);
+    expect(rows.map((row) => row.status).sort()).toEqual(['pending', 'sent']);
+    const next = rows.find((row) => row.status === 'pending')!;
+    expect(enqueued).toEqual([{ name: 'send-notification', id: next.id, notBefore: next.not_before }]);
   });
 });
 

@@ -8,7 +8,7 @@
  * pending notification) puts the job back until it is due. Claimed like every
  * notification (send-notification.ts), so two runs never send it twice.
  */
-import { findNotificationSchedule, loadMessageDigest, skipNotification } from '../../db/conversations.js';
+import { findNotificationSchedule, loadMessageDigest, queueMessageDigest, skipNotification } from '../../db/conversations.js';
 import { claimNotification, closeUndeliverable, markNotificationAttemptFailed, markNotificationSent } from '../../db/notifications.js';
 import { renderMessageDigest } from '../mail.js';
 import type { JobContext } from './job.js';
@@ -46,5 +46,12 @@ export async function runMessageDigest(ctx: JobContext, id: string, final: boole
     throw err;
   }
   await markNotificationSent(ctx.db, id);
+  // Messages that arrived while this one was being written joined it, but it was rendered without them:
+  // they open the next window (unless the recipient has read them meanwhile, or another message already did).
+  const now = await loadMessageDigest(ctx.db, id);
+  if (now && now.total > digest.total) {
+    const next = await queueMessageDigest(ctx.db, { conversationId: digest.conversation_id, recipientId: digest.recipient_id, delaySeconds: ctx.config.messageEmailDelaySeconds });
+    if (next) await ctx.enqueue([{ name: 'send-notification', id: next.id, notBefore: next.notBefore }]);
+  }
   return true;
 }
