@@ -44,6 +44,14 @@ export const operationIds = [
   'addWishlistItem',
   'removeWishlistItem',
   'getSharedWishlist',
+  'listConversations',
+  'startConversation',
+  'getConversation',
+  'listMessages',
+  'sendMessage',
+  'markConversationRead',
+  'blockConversation',
+  'unblockConversation',
 ] as const;
 
 export type OperationId = (typeof operationIds)[number];
@@ -90,4 +98,12 @@ export interface Operations {
   addWishlistItem: { data: T.AddWishlistItemData; responses: T.AddWishlistItemResponses };
   removeWishlistItem: { data: T.RemoveWishlistItemData; responses: T.RemoveWishlistItemResponses };
   getSharedWishlist: { data: T.GetSharedWishlistData; responses: T.GetSharedWishlistResponses };
+  listConversations: { data: T.ListConversationsData; responses: T.ListConversationsResponses };
+  startConversation: { data: T.StartConversationData; responses: T.StartConversationResponses };
+  getConversation: { data: T.GetConversationData; responses: T.GetConversationResponses };
+  listMessages: { data: T.ListMessagesData; responses: T.ListMessagesResponses };
+  sendMessage: { data: T.SendMessageData; responses: T.SendMessageResponses };
+  markConversationRead: { data: T.MarkConversationReadData; responses: T.MarkConversationReadResponses };
+  blockConversation: { data: T.BlockConversationData; responses: T.BlockConversationResponses };
+  unblockConversation: { data: T.UnblockConversationData; responses: T.UnblockConversationResponses };
 }

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import {
   bookingsVisibleTo,
   cancellingParty,
+  isModerationRead,
+  isParticipant,
   mayCancelBooking,
   mayChangeBooking,
   mayDeleteReview,
@@ -16,9 +18,11 @@ import {
   mayManageAccount,
   mayManageProperty,
   mayPayForBooking,
+  mayReadConversation,
   mayRemoveReviewReply,
   mayReplyToReview,
   mayReviewBooking,
+  mayTakePartInConversation,
   mayViewBooking,
   mayViewPayment,
   maySeeContactDetails,
@@ -138,6 +142,31 @@ describe('users', () => {
   it('shows contact details to nobody signed out, and an admin proves their own password too', () => {
     expect(maySeeContactDetails(null, account)).toBe(false);
     expect(mustProveCurrentPassword(admin, { id: 'admin' })).toBe(true);
+  });
+});
+
+describe('conversations', () => {
+  const thread = { guest_id: 'guest', host_id: 'host' };
+  it.each([
+    // caller, read, take part, participant, moderation read
+    [guest, 'allowed', 'allowed', true, false],
+    [host, 'allowed', 'allowed', true, false],
+    [admin, 'allowed', '403 forbidden', false, true],
+    [stranger, '404 not_found', '404 not_found', false, false],
+    [otherHost, '404 not_found', '404 not_found', false, false],
+  ])('%o', (caller, read, takePart, participant, moderation) => {
+    expect(answer(mayReadConversation(caller, thread))).toBe(read);
+    expect(answer(mayTakePartInConversation(caller, thread))).toBe(takePart);
+    expect(isParticipant(caller, thread)).toBe(participant);
+    expect(isModerationRead(caller, thread)).toBe(moderation);
+    expect(answer(mayReadConversation(caller, undefined))).toBe('404 not_found');
+    expect(answer(mayTakePartInConversation(caller, undefined))).toBe('404 not_found');
+  });
+
+  it('treats an admin who is a participant (they asked about a listing) as a participant, not a moderator', () => {
+    const own = { guest_id: 'admin', host_id: 'host' };
+    expect(answer(mayTakePartInConversation(admin, own))).toBe('allowed');
+    expect(isModerationRead(admin, own)).toBe(false);
   });
 });
 

@@ -85,6 +85,15 @@ const matrix = {
   addWishlistItem:            { anonymous: 401, guest: 201, otherGuest: 404, host: 404, otherHost: 404, admin: 404 },
   removeWishlistItem:         { anonymous: 401, guest: 204, otherGuest: 404, host: 404, otherHost: 404, admin: 404 },
   getSharedWishlist:          { anonymous: 200, guest: 200, otherGuest: 200, host: 200, otherHost: 200, admin: 200 },
+  listConversations:          { anonymous: 401, guest: 200, otherGuest: 200, host: 200, otherHost: 200, admin: 200 },
+  // 200, not 201: each of them already has a thread about the listing, made by their createBooking row above.
+  startConversation:          { anonymous: 401, guest: 200, otherGuest: 200, host: 422, otherHost: 200, admin: 200 },
+  getConversation:            { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 200 },
+  listMessages:               { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 200 },
+  sendMessage:                { anonymous: 401, guest: 201, otherGuest: 404, host: 201, otherHost: 404, admin: 403 },
+  markConversationRead:       { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
+  blockConversation:          { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
+  unblockConversation:        { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
 } satisfies Record<string, Row>;
 
 type OperationId = keyof typeof matrix;
@@ -102,6 +111,8 @@ interface Cast {
   reviewId: string;
   /** The guest's wishlist, shared, with the cast's listing in it. */
   wishlist: { id: string; shareToken: string };
+  /** The guest's thread with the host, made by the booking. */
+  conversationId: string;
 }
 let cast: Cast;
 
@@ -233,6 +244,20 @@ const requests: Record<OperationId, (role: Role) => Promise<Call>> = {
   },
   removeWishlistItem: async () => ({ method: 'DELETE', path: `/wishlists/${await freshWishlist()}/items/${cast.property.id}` }),
   getSharedWishlist: async () => ({ method: 'GET', path: `/shared-wishlists/${cast.wishlist.shareToken}` }),
+  listConversations: async () => ({ method: 'GET', path: '/conversations' }),
+  startConversation: async () => ({ method: 'POST', path: '/conversations', body: { property_id: cast.property.id, body: 'Is the loft quiet?' } }),
+  getConversation: async () => ({ method: 'GET', path: `/conversations/${cast.conversationId}` }),
+  listMessages: async () => ({ method: 'GET', path: `/conversations/${cast.conversationId}/messages` }),
+  sendMessage: async () => ({ method: 'POST', path: `/conversations/${cast.conversationId}/messages`, body: { body: 'See you soon.' } }),
+  markConversationRead: async () => ({ method: 'POST', path: `/conversations/${cast.conversationId}/read` }),
+  blockConversation: async (role) => {
+    const thread = await freshConversation(role);
+    return { method: 'POST', path: `/conversations/${thread.id}/block`, token: thread.token };
+  },
+  unblockConversation: async (role) => {
+    const thread = await freshConversation(role);
+    return { method: 'DELETE', path: `/conversations/${thread.id}/block`, token: thread.token };
+  },
 };
 
 /** A fresh wishlist of the guest's (with the cast's listing in it), so that changing or deleting it leaves the cast's alone. */
@@ -241,6 +266,14 @@ async function freshWishlist(): Promise<string> {
   expect(list.response.status).toBe(201);
   await api.addWishlistItem({ client: server.client, auth: cast.accounts.guest.token, path: { wishlist_id: list.data!.id, property_id: cast.property.id } });
   return list.data!.id;
+}
+
+/** A fresh thread about the cast's listing, started by the caller when the caller is "guest", else by a new guest. */
+async function freshConversation(role: Role): Promise<{ id: string; token: string | undefined }> {
+  const guest = await createUser(server.client);
+  const started = await api.startConversation({ client: server.client, auth: guest.token, body: { property_id: cast.property.id, body: 'Hello?' } });
+  expect(started.response.status).toBe(201);
+  return { id: started.data!.id, token: role === 'guest' ? guest.token : undefined };
 }
 
 function webhookEvent() {
@@ -258,6 +291,7 @@ beforeAll(async () => {
   const wishlist = await api.createWishlist({ client: server.client, auth: guest.token, body: { name: 'Matrix favourites' } });
   await api.addWishlistItem({ client: server.client, auth: guest.token, path: { wishlist_id: wishlist.data!.id, property_id: property.id } });
   const shared = await api.updateWishlist({ client: server.client, auth: guest.token, path: { wishlist_id: wishlist.data!.id }, body: { shared: true } });
+  const threads = await api.listConversations({ client: server.client, auth: guest.token });
   cast = {
     accounts: {
       guest,
@@ -272,6 +306,7 @@ beforeAll(async () => {
     paymentId: payment.id,
     reviewId: review.id,
     wishlist: { id: wishlist.data!.id, shareToken: shared.data!.share_token! },
+    conversationId: threads.data!.data[0]!.id,
   };
 });
 

@@ -31,6 +31,9 @@ const addedOperationIds = [
   'acceptBooking', 'declineBooking',
   // Issue 16: wishlists.
   'listWishlists', 'createWishlist', 'getWishlist', 'updateWishlist', 'deleteWishlist', 'addWishlistItem', 'removeWishlistItem', 'getSharedWishlist',
+  // Issue 16: conversations.
+  'listConversations', 'startConversation', 'getConversation', 'listMessages', 'sendMessage', 'markConversationRead',
+  'blockConversation', 'unblockConversation',
 ];
 
 const { env, server } = useTestApp();

@@ -20,7 +20,10 @@ import { loadConfig } from '../server/config.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const MIGRATIONS = Object.keys(migrations).sort();
-const TABLES = ['blocked_nights', 'bookings', 'idempotency_keys', 'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'seed_marker', 'sessions', 'users', 'wishlist_items', 'wishlists'];
+const TABLES = [
+  'blocked_nights', 'bookings', 'conversation_admin_reads', 'conversation_participants', 'conversations', 'idempotency_keys', 'messages',
+  'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'seed_marker', 'sessions', 'users', 'wishlist_items', 'wishlists',
+];
 /** What the newest migration adds (the wishlists and their items, and their indexes), which migrating one step down removes. */
 const NEWEST_TABLES = ['wishlist_items', 'wishlists'];
 const NEWEST_INDEX = 'wishlists_owner_idx';
