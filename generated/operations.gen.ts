@@ -34,6 +34,7 @@ export const operationIds = [
   'deleteReview',
   'replyToReview',
   'deleteReviewReply',
+  'streamEvents',
 ] as const;
 
 export type OperationId = (typeof operationIds)[number];
@@ -70,4 +71,5 @@ export interface Operations {
   deleteReview: { data: T.DeleteReviewData; responses: T.DeleteReviewResponses };
   replyToReview: { data: T.ReplyToReviewData; responses: T.ReplyToReviewResponses };
   deleteReviewReply: { data: T.DeleteReviewReplyData; responses: T.DeleteReviewReplyResponses };
+  streamEvents: { data: T.StreamEventsData; responses: T.StreamEventsResponses };
 }

@@ -34,6 +34,7 @@ import { notifyCancelled, recordCancellationRefund } from '../server/payments/se
 import { decodeCursor, page } from '../server/pagination.js';
 import { bookingsVisibleTo, cancellingParty, mayCancelBooking, mayChangeBooking, mayViewBooking, permit } from './access.js';
 import { beyondHorizon, cancellationRefund, priceStay, stayRuleViolations, type Stay } from './bookings/rules.js';
+import { publishBookingUpdated } from './events.js';
 import { bookingRowToBooking } from './presenters.js';
 
 /** check_out after check_in: a malformed request (400), not a rule of the listing. */
@@ -188,7 +189,11 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
       const price = await priceCheckedStay(trx, listing, stay, auth.id, config.serviceFeeBasisPoints);
       const row = await updateBookingRow(trx, booking.id, { ...stay, ...price });
       return { status: 200 as const, body: bookingRowToBooking(row) };
-    }).then(async (reply) => (await ctx.deps.cache.bump({ property: reply.body.property_id, stays: true }), reply));
+    }).then(async (reply) => {
+      await ctx.deps.cache.bump({ property: reply.body.property_id, stays: true });
+      await publishBookingUpdated(ctx, reply.body.id);
+      return reply;
+    });
   },
 
   async cancelBooking({ path, body }, ctx) {
@@ -220,6 +225,7 @@ export const bookingHandlers: ResourceHandlers<'createBooking' | 'getBooking' | 
     });
     await startJobs(ctx, jobs);
     await ctx.deps.cache.bump({ property: row.property_id, stays: true });
+    await publishBookingUpdated(ctx, row.id);
     return { status: 200, body: bookingRowToBooking(row) };
   },
 };

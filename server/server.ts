@@ -26,7 +26,7 @@ import type { Deps } from './operations.js';
 import { connectRedis } from './redis.js';
 import { sessionStore } from './sessions.js';
 import { createReadCache } from './cache.js';
-import { createLocalEvents } from './events.js';
+import { createLocalEvents, createRedisEvents } from './events.js';
 import { createHash } from 'node:crypto';
 
 export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
@@ -84,7 +84,10 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       payments: background.provider,
       jobs: background.jobs,
       cache,
-      events: createLocalEvents(),
+      // Live events travel through Redis between processes when there is one; else within this process.
+      events: redis && config.redisUrl
+        ? createRedisEvents({ redis, url: config.redisUrl, keyPrefix: config.redisKeyPrefix, backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog })
+        : createLocalEvents({ backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog }),
       log: writeLog,
     };
     const { koa, api } = await createApp({ spec, handlers: limitedHandlers, deps, redis, logger, pool: database.pool });
@@ -119,6 +122,8 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       seeded,
       close() {
         closing ??= (async () => {
+          // Open event streams never finish by themselves: end them first, so that in-flight requests are all that is waited for.
+          deps.events.endAll();
           await terminator.terminate();
           await stopSweeping();
           // Requests are done: what they owed is being enqueued; running jobs finish.

@@ -1,0 +1,84 @@
+/**
+ * The live events stream (`GET /events`, Server-Sent Events): the caller's own
+ * events only (server/events.ts delivers each user's to that user's streams), first
+ * what came after `Last-Event-ID`, then the live ones. The body is a stream that
+ * Koa pipes to the socket as it is written; it ends when the client goes away,
+ * when the session ends (checked at each heartbeat), or when the server shuts down
+ * (events.endAll()).
+ */
+import { PassThrough } from 'node:stream';
+import { findBookingById } from '../db/bookings.js';
+import { ApiError } from '../server/errors.js';
+import { publishEvent, type LiveEvent } from '../server/events.js';
+import { caller, type RequestContext, type ResourceHandlers } from '../server/operations.js';
+import { bookingRowToBooking } from './presenters.js';
+
+/** The reconnect delay a client's EventSource is told (`retry:`), in milliseconds. */
+export const RETRY_MS = 3000;
+
+function frame(event: LiveEvent & { id: string } | { id?: undefined; type: 'reset'; data: Record<string, never> }): string {
+  return `${event.id ? `id: ${event.id}\n` : ''}event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+export const eventHandlers: ResourceHandlers<'streamEvents'> = {
+  async streamEvents(input, ctx) {
+    const user = caller(ctx);
+    const { deps } = ctx;
+    const limit = deps.config.liveMaxStreams;
+    if (deps.events.following(user.id) >= limit) {
+      throw new ApiError('rate_limited', `At most ${limit} event streams may be open at once; close one first.`, undefined, {
+        'Retry-After': String(deps.config.liveHeartbeatSeconds),
+      });
+    }
+    const body = new PassThrough();
+    let stop: (() => void) | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      stop?.();
+      body.end();
+    };
+    // The client went away (Koa destroys the body when the response closes).
+    body.once('close', end);
+    body.write(`retry: ${RETRY_MS}\n: connected\n\n`);
+    stop = await deps.events.subscribe(user.id, (event) => {
+      if (!ended) body.write(frame(event));
+    }, {
+      lastEventId: input.headers['last-event-id'],
+      onGap: () => body.write(frame({ type: 'reset', data: {} })),
+      onEnd: end,
+    });
+    if (ended) stop();
+    heartbeat = setInterval(() => {
+      body.write(': heartbeat\n\n');
+      // Signed out, expired or deleted: the stream ends with the session (a store failure keeps it open).
+      deps.sessions.resolve(user.token).then((session) => {
+        if (!session) end();
+      }, () => undefined);
+    }, deps.config.liveHeartbeatSeconds * 1000);
+    heartbeat.unref();
+    return {
+      status: 200,
+      body: body as unknown as string,
+      headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' },
+    };
+  },
+};
+
+/**
+ * After a booking's change has committed: its guest and its listing's host are told
+ * (`booking.updated`, the booking as getBooking shows it). Read again after commit, so
+ * the event carries what the change left, whoever wrote it.
+ */
+export async function publishBookingUpdated(ctx: RequestContext, bookingId: string): Promise<void> {
+  try {
+    const row = await findBookingById(ctx.deps.db, bookingId);
+    if (!row) return;
+    await publishEvent(ctx, [row.guest_id, row.host_id], { type: 'booking.updated', data: bookingRowToBooking(row) as unknown as Record<string, unknown> });
+  } catch (err) {
+    ctx.deps.log({ level: 'error', request_id: ctx.requestId, message: 'could not publish a booking change', booking_id: bookingId, error: String(err) });
+  }
+}
