@@ -26,7 +26,7 @@ import type { Deps } from './operations.js';
 import { connectRedis } from './redis.js';
 import { sessionStore } from './sessions.js';
 import { createReadCache } from './cache.js';
-import { createLocalEvents, createRedisEvents } from './events.js';
+import { createLocalEvents, createRedisEvents, type LiveEvents } from './events.js';
 import { createHash } from 'node:crypto';
 
 export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
@@ -61,6 +61,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: writeLog });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, log: writeLog }) : undefined;
   let background: ReturnType<typeof startBackground> | undefined;
+  let events: LiveEvents | undefined;
   try {
     await migrateToLatest(database.db);
     // Demo data only where nobody's data can be: a new embedded database, and only when asked.
@@ -76,6 +77,10 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       namespace: createHash('sha256').update(JSON.stringify(spec)).digest('base64url').slice(0, 12),
       log: writeLog,
     });
+    // Live events travel through Redis between processes when there is one; else within this process.
+    events = redis && config.redisUrl
+      ? createRedisEvents({ redis, url: config.redisUrl, keyPrefix: config.redisKeyPrefix, backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog })
+      : createLocalEvents({ backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog });
     const deps: Deps = {
       config,
       db: database.db,
@@ -84,10 +89,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       payments: background.provider,
       jobs: background.jobs,
       cache,
-      // Live events travel through Redis between processes when there is one; else within this process.
-      events: redis && config.redisUrl
-        ? createRedisEvents({ redis, url: config.redisUrl, keyPrefix: config.redisKeyPrefix, backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog })
-        : createLocalEvents({ backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog }),
+      events,
       log: writeLog,
     };
     const { koa, api } = await createApp({ spec, handlers: limitedHandlers, deps, redis, logger, pool: database.pool });
@@ -137,6 +139,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
     };
   } catch (err) {
     await background?.close();
+    await events?.close();
     redis?.disconnect();
     await database.close();
     throw err;
