@@ -53,7 +53,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   // X-Forwarded-For (what a client sends itself stays to the left, unread); with 0, the socket's address.
   const koa = new Koa({ proxy: deps.config.trustProxy > 0, maxIpsCount: deps.config.trustProxy });
   // Koa reports here what fails after a response has begun (a client gone mid-body); into the one log, not stderr.
-  koa.on('error', (err: Error) => logger.warn({ error: String(err) }, 'response failed'));
+  // A client closing an event stream (GET /events) is how such a response ends, not a failure.
+  koa.on('error', (err: Error & { code?: string }, ctx?: Koa.Context) => {
+    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' && ctx?.response.is('text/event-stream')) return;
+    logger.warn({ error: String(err) }, 'response failed');
+  });
 
   koa.use(async (ctx, next) => {
     const sent = ctx.get('X-Request-Id');

@@ -25,7 +25,7 @@ const contractOperationIds = [
 ];
 
 /** Operations the project added to the contract, each named in the closing note of its issue. */
-const addedOperationIds = ['updatePropertyAvailability', 'replyToReview', 'deleteReviewReply'];
+const addedOperationIds = ['updatePropertyAvailability', 'replyToReview', 'deleteReviewReply', 'streamEvents'];
 
 const { env, server } = useTestApp();
 
