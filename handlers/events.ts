@@ -16,6 +16,9 @@ import { bookingRowToBooking } from './presenters.js';
 /** The reconnect delay a client's EventSource is told (`retry:`), in milliseconds. */
 export const RETRY_MS = 3000;
 
+/** What may wait, unread by a slow client, before its stream is ended. */
+const MAX_UNREAD_BYTES = 1024 * 1024;
+
 function frame(event: LiveEvent & { id: string } | { id?: undefined; type: 'reset'; data: Record<string, never> }): string {
   return `${event.id ? `id: ${event.id}\n` : ''}event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }
@@ -34,6 +37,16 @@ export const eventHandlers: ResourceHandlers<'streamEvents'> = {
     let stop: (() => void) | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let ended = false;
+    /**
+     * Writes unless the stream has ended (the client went away, or the server ended it). A client
+     * that does not read what it is sent is cut off rather than buffered for without bound: it
+     * reconnects with Last-Event-ID and is sent what it missed from the backlog.
+     */
+    const send = (text: string) => {
+      if (ended || body.destroyed) return;
+      if (body.writableLength > MAX_UNREAD_BYTES) return end();
+      body.write(text);
+    };
     const end = () => {
       if (ended) return;
       ended = true;
@@ -44,16 +57,14 @@ export const eventHandlers: ResourceHandlers<'streamEvents'> = {
     // The client went away (Koa destroys the body when the response closes).
     body.once('close', end);
     body.write(`retry: ${RETRY_MS}\n: connected\n\n`);
-    stop = await deps.events.subscribe(user.id, (event) => {
-      if (!ended) body.write(frame(event));
-    }, {
+    stop = await deps.events.subscribe(user.id, (event) => send(frame(event)), {
       lastEventId: input.headers['last-event-id'],
-      onGap: () => body.write(frame({ type: 'reset', data: {} })),
+      onGap: () => send(frame({ type: 'reset', data: {} })),
       onEnd: end,
     });
     if (ended) stop();
     heartbeat = setInterval(() => {
-      body.write(': heartbeat\n\n');
+      send(': heartbeat\n\n');
       // Signed out, expired or deleted: the stream ends with the session (a store failure keeps it open).
       deps.sessions.resolve(user.token).then((session) => {
         if (!session) end();

@@ -322,18 +322,31 @@ export function createRedisEvents(options: {
     }
   });
 
-  // After the subscriber was cut off, each open stream is sent what was published meanwhile.
+  // After the subscriber was cut off, each open stream is sent what was published meanwhile: once
+  // subscribed again (ioredis resubscribes after 'ready'; our own SUBSCRIBE is answered after its),
+  // the backlog is read, tried again each second while Redis does not answer yet.
   let wasReady = false;
   let lost = false;
+  const resync = async (attempt: number): Promise<void> => {
+    try {
+      const users = [...fanout.followers.keys()];
+      if (users.length === 0) return;
+      await subscriber.subscribe(...users.map(channel));
+      await Promise.all(users.flatMap((userId) => [...(fanout.followers.get(userId) ?? [])].map((follower) =>
+        fanout.catchUp(userId, follower, follower.lastId))));
+    } catch (err) {
+      if (attempt >= 30 || fanout.ended) {
+        log({ level: 'warn', message: 'could not catch live streams up after a Redis outage', error: String(err) });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      await resync(attempt + 1);
+    }
+  };
   subscriber.on('ready', () => {
     if (wasReady && lost) {
       lost = false;
-      for (const [userId, set] of fanout.followers) {
-        for (const follower of set) {
-          fanout.catchUp(userId, follower, follower.lastId).catch((err: unknown) =>
-            log({ level: 'warn', message: 'could not catch a live stream up after a Redis outage', error: String(err) }));
-        }
-      }
+      void resync(1);
     }
     wasReady = true;
   });
