@@ -228,9 +228,14 @@ export function createLocalEvents(options: { backlog?: number; retentionSeconds?
       return prune(userId)?.events.at(-1)?.id ?? '0-0';
     },
   }, log);
+  let published = 0;
   return {
     async publish(userIds, event) {
       const id = nextId();
+      // Now and then, users with nothing left to keep are forgotten (as Redis expires their streams).
+      if (++published % 1000 === 0) {
+        for (const userId of [...kept.keys()]) if (prune(userId)?.events.length === 0) kept.delete(userId);
+      }
       for (const userId of new Set(userIds)) {
         const entry = kept.get(userId) ?? { events: [], dropped: '0-0' };
         kept.set(userId, entry);

@@ -269,7 +269,7 @@ describe('without Redis (one process, the embedded default)', () => {
   let server: TestServer;
   beforeAll(async () => {
     local = await testEnvironment({ redis: false });
-    server = await local.start();
+    server = await local.start({ liveBacklog: 3 });
   });
   afterAll(async () => local?.close());
 
@@ -290,5 +290,22 @@ describe('without Redis (one process, the embedded default)', () => {
     expect(strangers.events()).toEqual([]);
     again.close();
     strangers.close();
+  });
+
+  it('keeps the last LIVE_BACKLOG events of a user: a reconnect from before them starts with reset, then what is kept', async () => {
+    const user = await createUser(server.client);
+    const stream = await following(server, user);
+    for (let n = 1; n <= 5; n++) await server.deps.events.publish([user.id], { type: 'message.created', data: { n } });
+    const [first] = await stream.waitForEvents(5);
+    stream.close();
+    const again = await following(server, user, first!.id);
+    const events = eventsOf(await again.waitForEvents(4));
+    expect(events.map((event) => event.type === 'reset' ? 'reset' : event.data.n)).toEqual(['reset', 3, 4, 5]);
+    again.close();
+    // From an id still kept: exactly what came after it, no reset.
+    const fromKept = await following(server, user, eventsOf(stream.events())[2]!.id);
+    expect(eventsOf(await fromKept.waitForEvents(2)).map((event) => event.data.n)).toEqual([4, 5]);
+    await expectNoMoreEvents(fromKept);
+    fromKept.close();
   });
 });
