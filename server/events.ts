@@ -273,7 +273,7 @@ return ids
 /**
  * Every process's events, through Redis. `redis` is the process's connection (its key
  * prefix applies to the stream keys); a subscriber connection of its own is opened
- * here. Channel names get the prefix by hand, as ioredis does not prefix them.
+ * on the first follow. Channel names get the prefix by hand, as ioredis does not prefix them.
  */
 export function createRedisEvents(options: {
   redis: Redis;
@@ -286,7 +286,8 @@ export function createRedisEvents(options: {
   const { redis, keyPrefix, log } = options;
   const key = (userId: string) => `events:${userId}`;
   const channel = (userId: string) => `${keyPrefix}events:${userId}`;
-  const subscriber = connectRedis(options.url, { keyPrefix: '', log: () => undefined });
+  // Opened on the first follow: a process that only publishes (a worker, a server nobody follows yet) holds none.
+  let subscriber: Redis | undefined;
   const parse = (id: string, fields: string[]): Stamped | undefined => {
     const json = fields[fields.indexOf('event') + 1];
     try {
@@ -315,7 +316,7 @@ export function createRedisEvents(options: {
     },
   }, log);
 
-  subscriber.on('message', (name: string, message: string) => {
+  const listen = (connection: Redis) => connection.on('message', (name: string, message: string) => {
     if (!name.startsWith(`${keyPrefix}events:`)) return;
     const userId = name.slice(`${keyPrefix}events:`.length);
     const space = message.indexOf(' ');
@@ -332,11 +333,11 @@ export function createRedisEvents(options: {
   // the backlog is read, tried again each second while Redis does not answer yet.
   let wasReady = false;
   let lost = false;
-  const resync = async (attempt: number): Promise<void> => {
+  const resync = async (connection: Redis, attempt: number): Promise<void> => {
     try {
       const users = [...fanout.followers.keys()];
       if (users.length === 0) return;
-      await subscriber.subscribe(...users.map(channel));
+      await connection.subscribe(...users.map(channel));
       await Promise.all(users.flatMap((userId) => [...(fanout.followers.get(userId) ?? [])].map((follower) =>
         fanout.catchUp(userId, follower, follower.lastId))));
     } catch (err) {
@@ -345,19 +346,24 @@ export function createRedisEvents(options: {
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 1000).unref());
-      await resync(attempt + 1);
+      await resync(connection, attempt + 1);
     }
   };
-  subscriber.on('ready', () => {
-    if (wasReady && lost) {
-      lost = false;
-      void resync(1);
-    }
-    wasReady = true;
-  });
-  subscriber.on('close', () => {
-    lost = true;
-  });
+  const connectSubscriber = (): Redis => {
+    const connection = connectRedis(options.url, { keyPrefix: '', log: () => undefined });
+    listen(connection);
+    connection.on('ready', () => {
+      if (wasReady && lost) {
+        lost = false;
+        void resync(connection, 1);
+      }
+      wasReady = true;
+    });
+    connection.on('close', () => {
+      lost = true;
+    });
+    return connection;
+  };
 
   const subscribed = new Map<string, Promise<unknown>>();
   return {
@@ -368,11 +374,13 @@ export function createRedisEvents(options: {
       await redis.eval(PUBLISH_SCRIPT, users.length, ...users.map(key), options.backlog, options.retentionSeconds, JSON.stringify(event), ...users.map(channel));
     },
     subscribe(userId, listener, followOptions = {}) {
-      if (redisIsDown(redis) || redisIsDown(subscriber)) return Promise.reject(unavailable());
+      if (fanout.ended) return fanout.follow(userId, listener, followOptions, async () => undefined);
+      const connection = (subscriber ??= connectSubscriber());
+      if (redisIsDown(redis) || redisIsDown(connection)) return Promise.reject(unavailable());
       return fanout.follow(userId, listener, followOptions, async () => {
         let done = subscribed.get(userId);
         if (!done) {
-          done = subscriber.subscribe(channel(userId));
+          done = connection.subscribe(channel(userId));
           subscribed.set(userId, done);
           done.catch(() => subscribed.delete(userId));
         }
@@ -385,7 +393,7 @@ export function createRedisEvents(options: {
         stop();
         if (fanout.following(userId) === 0 && subscribed.has(userId)) {
           subscribed.delete(userId);
-          subscriber.unsubscribe(channel(userId)).catch(() => undefined);
+          connection.unsubscribe(channel(userId)).catch(() => undefined);
         }
       }, (err: unknown) => {
         if (err instanceof ApiError) throw err;
@@ -398,7 +406,7 @@ export function createRedisEvents(options: {
     async close() {
       fanout.endAll();
       subscribed.clear();
-      subscriber.disconnect();
+      subscriber?.disconnect();
     },
   };
 }
