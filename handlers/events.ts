@@ -9,8 +9,8 @@
 import { PassThrough } from 'node:stream';
 import { findBookingById } from '../db/bookings.js';
 import { ApiError } from '../server/errors.js';
-import { publishEvent, type LiveEvent } from '../server/events.js';
-import { caller, type RequestContext, type ResourceHandlers } from '../server/operations.js';
+import { publishWith, type LiveEvent } from '../server/events.js';
+import { caller, type Deps, type RequestContext, type ResourceHandlers } from '../server/operations.js';
 import { bookingRowToBooking } from './presenters.js';
 
 /** The reconnect delay a client's EventSource is told (`retry:`), in milliseconds. */
@@ -82,14 +82,19 @@ export const eventHandlers: ResourceHandlers<'streamEvents'> = {
 /**
  * After a booking's change has committed: its guest and its listing's host are told
  * (`booking.updated`, the booking as getBooking shows it). Read again after commit, so
- * the event carries what the change left, whoever wrote it.
+ * the event carries what the change left, whoever wrote it. Never throws.
  */
 export async function publishBookingUpdated(ctx: RequestContext, bookingId: string): Promise<void> {
+  await announceBooking(ctx.deps, bookingId, ctx.requestId);
+}
+
+/** The same where there is no request (a background job): with the process's database, events and log. */
+export async function announceBooking(deps: Pick<Deps, 'db' | 'events' | 'log'>, bookingId: string, requestId?: string): Promise<void> {
   try {
-    const row = await findBookingById(ctx.deps.db, bookingId);
+    const row = await findBookingById(deps.db, bookingId);
     if (!row) return;
-    await publishEvent(ctx, [row.guest_id, row.host_id], { type: 'booking.updated', data: bookingRowToBooking(row) as unknown as Record<string, unknown> });
+    await publishWith(deps, [row.guest_id, row.host_id], { type: 'booking.updated', data: bookingRowToBooking(row) as unknown as Record<string, unknown> }, requestId);
   } catch (err) {
-    ctx.deps.log({ level: 'error', request_id: ctx.requestId, message: 'could not publish a booking change', booking_id: bookingId, error: String(err) });
+    deps.log({ level: 'error', ...(requestId ? { request_id: requestId } : {}), message: 'could not publish a booking change', booking_id: bookingId, error: String(err) });
   }
 }

@@ -68,7 +68,11 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
     const seeded = database.kind === 'pglite' && database.isNew && config.seedOnFirstStart
       ? (await seedDemoData(database.db, { bookings: config, passwordHashProfile: config.passwordHashProfile })).created
       : false;
-    background = startBackground({ config, db: database.db, work: config.runWorkers, log: writeLog });
+    // Live events travel through Redis between processes when there is one; else within this process.
+    events = redis && config.redisUrl
+      ? createRedisEvents({ redis, url: config.redisUrl, keyPrefix: config.redisKeyPrefix, backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog })
+      : createLocalEvents({ backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog });
+    background = startBackground({ config, db: database.db, work: config.runWorkers, events, log: writeLog });
     const spec = await loadSpec();
     const cache = createReadCache({
       redis: config.cache ? redis : undefined,
@@ -77,10 +81,6 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       namespace: createHash('sha256').update(JSON.stringify(spec)).digest('base64url').slice(0, 12),
       log: writeLog,
     });
-    // Live events travel through Redis between processes when there is one; else within this process.
-    events = redis && config.redisUrl
-      ? createRedisEvents({ redis, url: config.redisUrl, keyPrefix: config.redisKeyPrefix, backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog })
-      : createLocalEvents({ backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog });
     const deps: Deps = {
       config,
       db: database.db,

@@ -7,6 +7,7 @@
  * shutdown ends open streams at once. Streams are read with plain fetch
  * (test/support/sse.ts). Redis outages are in events-outage.test.ts.
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '../generated/client/sdk.gen.js';
@@ -142,11 +143,26 @@ describe('delivery', () => {
     for (const stream of [guestStream, hostStream, strangerStream]) stream.close();
   });
 
+  it('tells guest and host when a background job confirms a booking (a payment whose outcome was unknown)', async () => {
+    const other = await createBooking(one.client, { guest, stay: { check_in: fromToday(50), check_out: fromToday(52) } });
+    const stream = await following(two, guest);
+    // A payment the provider did not answer for: the follow-up job asks again with its key, and the answer confirms.
+    const payment = await one.deps.db.insertInto('payments').values({
+      id: randomUUID(), booking_id: other.id, payer_id: guest.id, amount: other.price.total, currency: other.price.currency,
+      payment_method: 'pm_card_visa', provider: one.deps.payments.name, provider_idempotency_key: `follow-up-${randomUUID()}`,
+    }).returning('id').executeTakeFirstOrThrow();
+    await one.deps.jobs.enqueue([{ name: 'follow-up-payment', id: payment.id }]);
+    const [confirmed] = eventsOf(await stream.waitForEvents(1));
+    expect(confirmed).toMatchObject({ type: 'booking.updated', data: { id: other.id, status: 'confirmed' } });
+    stream.close();
+  });
+
   it('keeps the backlog in Redis under the key prefix, bounded and expiring', async () => {
     const probe = new Redis(redisUrl);
     try {
       const key = `${env.redisKeyPrefix}events:${guest.id}`;
-      expect(await probe.xlen(key)).toBe(3);
+      // The three changes of the first booking and the confirmation of the second.
+      expect(await probe.xlen(key)).toBe(4);
       const ttl = await probe.ttl(key);
       expect(ttl).toBeGreaterThan(3500);
       expect(ttl).toBeLessThanOrEqual(3600);
