@@ -167,3 +167,14 @@ export function mustProveCurrentPassword(auth: AuthUser, user: { id: string }): 
 export function maySeeContactDetails(viewer: AuthUser | null, user: { id: string }): boolean {
   return viewer !== null && (viewer.id === user.id || isAdmin(viewer));
 }
+
+// Live events ------------------------------------------------------------------
+
+/**
+ * Who is told of a booking's change on their live streams: its guest and its listing's
+ * host, the two who see it in their lists (admins read bookings, they are not told of them).
+ * A stream only ever carries its own user's events (server/events.ts), so this is the whole decision.
+ */
+export function toldOfBookingChanges(booking: { guest_id: string; host_id: string }): string[] {
+  return [booking.guest_id, booking.host_id];
+}

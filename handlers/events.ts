@@ -8,9 +8,10 @@
  */
 import { PassThrough } from 'node:stream';
 import { findBookingById } from '../db/bookings.js';
-import { ApiError } from '../server/errors.js';
 import { publishWith, type LiveEvent } from '../server/events.js';
+import { assertStreamAllowed } from '../server/limits.js';
 import { caller, type Deps, type RequestContext, type ResourceHandlers } from '../server/operations.js';
+import { toldOfBookingChanges } from './access.js';
 import { bookingRowToBooking } from './presenters.js';
 
 /** The reconnect delay a client's EventSource is told (`retry:`), in milliseconds. */
@@ -27,12 +28,8 @@ export const eventHandlers: ResourceHandlers<'streamEvents'> = {
   async streamEvents(input, ctx) {
     const user = caller(ctx);
     const { deps } = ctx;
-    const limit = deps.config.liveMaxStreams;
-    if (deps.events.following(user.id) >= limit) {
-      throw new ApiError('rate_limited', `At most ${limit} event streams may be open at once; close one first.`, undefined, {
-        'Retry-After': String(deps.config.liveHeartbeatSeconds),
-      });
-    }
+    // Checked and then counted (subscribe registers before its first await) in one turn of the event loop.
+    assertStreamAllowed(deps.config, deps.events.following(user.id));
     const body = new PassThrough();
     let stop: (() => void) | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -93,7 +90,7 @@ export async function announceBooking(deps: Pick<Deps, 'db' | 'events' | 'log'>,
   try {
     const row = await findBookingById(deps.db, bookingId);
     if (!row) return;
-    await publishWith(deps, [row.guest_id, row.host_id], { type: 'booking.updated', data: bookingRowToBooking(row) as unknown as Record<string, unknown> }, requestId);
+    await publishWith(deps, toldOfBookingChanges(row), { type: 'booking.updated', data: bookingRowToBooking(row) as unknown as Record<string, unknown> }, requestId);
   } catch (err) {
     deps.log({ level: 'error', ...(requestId ? { request_id: requestId } : {}), message: 'could not publish a booking change', booking_id: bookingId, error: String(err) });
   }
