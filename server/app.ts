@@ -104,7 +104,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx.set('Access-Control-Expose-Headers', 'ETag, Idempotent-Replayed, Location, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id');
     if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
     ctx.set('Access-Control-Allow-Methods', 'GET, HEAD, POST, PATCH, DELETE');
-    ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Request-Id');
+    // Last-Event-ID: a fetch-based EventSource resuming the live events stream sends it.
+    ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, Last-Event-ID, X-Request-Id');
     ctx.set('Access-Control-Max-Age', '600');
     ctx.status = 204;
   });
