@@ -157,8 +157,12 @@ class Fanout {
     follower.held ??= [];
     try {
       if (since === undefined) {
+        // From now on: what is kept is old news, but what arrived since registering (held) is not,
+        // even when the newest kept event is one of those.
         const newest = await this.backlog.newest(userId);
-        if (compareEventIds(newest, follower.lastId) > 0) follower.lastId = newest;
+        const firstHeld = follower.held?.[0]?.id;
+        const anchor = firstHeld !== undefined && compareEventIds(firstHeld, newest) <= 0 ? undefined : newest;
+        if (anchor !== undefined && compareEventIds(anchor, follower.lastId) > 0) follower.lastId = anchor;
       } else {
         const { events, complete } = await this.backlog.after(userId, since);
         if (!complete) follower.options.onGap?.();

@@ -224,6 +224,35 @@ describe('reconnecting with Last-Event-ID', () => {
     again.close();
   });
 
+  it('gets, on a fresh stream, every event published after it opened, even while the stream was subscribing', async () => {
+    const user = await createUser(one.client);
+    const started: number[] = [];
+    let publishing = true;
+    const publisher = (async () => {
+      for (let n = 0; publishing; n++) {
+        started[n] = performance.now();
+        await (n % 2 ? one : two).deps.events.publish([user.id], { type: 'message.created', data: { n } });
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const stream = await follow(two, user);
+    await stream.waitFor((frame) => frame.comments.includes('connected'));
+    const openedAt = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    publishing = false;
+    await publisher;
+    const after = started.flatMap((time, n) => (time > openedAt ? [n] : []));
+    expect(after.length).toBeGreaterThan(0);
+    const last = started.length - 1;
+    await stream.waitFor((frame) => frame.data !== undefined && JSON.parse(frame.data).n === last);
+    const events = eventsOf(stream.events());
+    const received = events.map((event) => event.data.n as number);
+    // Contiguous (no gap, no duplicate), and nothing published after the stream opened is missing.
+    expect(received).toEqual(Array.from({ length: received.length }, (_, i) => received[0]! + i));
+    expect(received).toEqual(expect.arrayContaining(after));
+    stream.close();
+  });
+
   it('starts with a reset event when events after Last-Event-ID are no longer kept', async () => {
     const user = await createUser(one.client);
     await one.deps.events.publish([user.id], { type: 'booking.updated', data: { n: 1 } });
