@@ -52,6 +52,7 @@ export const operationIds = [
   'markConversationRead',
   'blockConversation',
   'unblockConversation',
+  'streamEvents',
 ] as const;
 
 export type OperationId = (typeof operationIds)[number];
@@ -106,4 +107,5 @@ export interface Operations {
   markConversationRead: { data: T.MarkConversationReadData; responses: T.MarkConversationReadResponses };
   blockConversation: { data: T.BlockConversationData; responses: T.BlockConversationResponses };
   unblockConversation: { data: T.UnblockConversationData; responses: T.UnblockConversationResponses };
+  streamEvents: { data: T.StreamEventsData; responses: T.StreamEventsResponses };
 }

@@ -224,3 +224,14 @@ export function mayTakePartInConversation<C extends ConversationParties>(auth: A
   if (!conversation || !(isParticipant(auth, conversation) || isAdmin(auth))) return notFound(NO_SUCH_CONVERSATION);
   return isParticipant(auth, conversation) ? allow(conversation) : forbidden('Admins read conversations for moderation; only its guest and host take part in one.');
 }
+
+// Live events ------------------------------------------------------------------
+
+/**
+ * Who is told of a booking's change on their live streams: its guest and its listing's
+ * host, the two who see it in their lists (admins read bookings, they are not told of them).
+ * A stream only ever carries its own user's events (server/events.ts), so this is the whole decision.
+ */
+export function toldOfBookingChanges(booking: { guest_id: string; host_id: string }): string[] {
+  return [booking.guest_id, booking.host_id];
+}

@@ -42,7 +42,6 @@ import type { Config } from '../server/config.js';
 import { daysBetween, utcToday } from '../server/dates.js';
 import { ApiError, invalidFields } from '../server/errors.js';
 import { inIdempotentTransaction } from '../server/idempotency.js';
-import { publishEvent } from '../server/events.js';
 import type { JobRequest } from '../server/jobs/job.js';
 import { caller, startJobs, type RequestContext, type ResourceHandlers } from '../server/operations.js';
 import { notifyCancelled, recordCancellationRefund } from '../server/payments/settle.js';
@@ -65,6 +64,7 @@ import {
   stayRuleViolations,
   type Stay,
 } from './bookings/rules.js';
+import { publishBookingUpdated } from './events.js';
 import { bookingRowToBooking } from './presenters.js';
 import type { Booking } from '../generated/client/types.gen.js';
 import type { BookingWithListing } from '../db/bookings.js';
@@ -72,11 +72,6 @@ import type { BookingWithListing } from '../db/bookings.js';
 /** Emails owed for a change, as notification rows in its transaction; their jobs are started after commit. */
 async function notify(trx: Tx, notifications: NotificationInput[]): Promise<JobRequest[]> {
   return (await insertNotifications(trx, notifications)).map((id) => ({ name: 'send-notification', id }));
-}
-
-/** After commit: the guest and the listing's host see the booking's new state on their live streams. */
-async function publishBooking(ctx: RequestContext, booking: Booking, hostId: string): Promise<void> {
-  await publishEvent(ctx, [booking.guest_id, hostId], { type: 'booking.updated', data: booking });
 }
 
 /** The host's answer is only for a request still waiting for one (409 booking_not_requested / request_expired). */
@@ -178,7 +173,7 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
     assertDatesInOrder(body);
     assertWithinHorizon(body, config.bookingHorizonMonths);
     // Set only when the work ran (not on an idempotent replay): the jobs it owes and whom to tell.
-    let done: { jobs: JobRequest[]; hostId: string } | undefined;
+    let done: { jobs: JobRequest[] } | undefined;
     const reply = await inIdempotentTransaction(
       db,
       { userId: auth.id, operation: 'createBooking', key: headers['idempotency-key'], request: body },
@@ -197,14 +192,14 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
           : [];
         // The guest's thread with the host about this listing, made or linked to this booking.
         await ensureConversation(trx, { guestId: auth.id, propertyId: listing.id, bookingId: row.id });
-        done = { jobs: [...jobs, ...owed], hostId: listing.host_id };
+        done = { jobs: [...jobs, ...owed] };
         return { status: 201 as const, body: bookingRowToBooking(row), headers: { Location: `/bookings/${row.id}` } };
       },
     );
     await ctx.deps.cache.bump({ property: body.property_id, stays: true });
     if (done) {
       await startJobs(ctx, done.jobs);
-      await publishBooking(ctx, reply.body, done.hostId);
+      await publishBookingUpdated(ctx, reply.body.id);
     }
     return reply;
   },
@@ -265,13 +260,14 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
     }).then(async ({ reply, jobs }) => {
       await startJobs(ctx, jobs);
       await ctx.deps.cache.bump({ property: reply.body.property_id, stays: true });
+      await publishBookingUpdated(ctx, reply.body.id);
       return reply;
     });
   },
 
   async cancelBooking({ path, body }, ctx) {
     const auth = caller(ctx);
-    const { value: row, jobs, hostId } = await ctx.deps.db.transaction().execute(async (trx) => {
+    const { value: row, jobs } = await ctx.deps.db.transaction().execute(async (trx) => {
       const booking = permit(mayCancelBooking(auth, await lockBooking(trx, path.booking_id)));
       if (booking.status !== 'requested' && booking.status !== 'pending' && booking.status !== 'confirmed') {
         throw new ApiError('invalid_state', `Only a requested, pending or confirmed booking can be cancelled; this one is ${booking.status}.`);
@@ -298,48 +294,48 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
       const toHost = booking.status === 'requested' && booking.guest_id === auth.id
         ? await notify(trx, [{ kind: 'booking_cancelled', recipientId: booking.host_id, bookingId: booking.id }])
         : [];
-      return { value: cancelled, hostId: booking.host_id, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled)), ...toHost] };
+      return { value: cancelled, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled)), ...toHost] };
     });
     await startJobs(ctx, jobs);
     await ctx.deps.cache.bump({ property: row.property_id, stays: true });
     const booking = bookingRowToBooking(row);
-    await publishBooking(ctx, booking, hostId);
+    await publishBookingUpdated(ctx, booking.id);
     return { status: 200, body: booking };
   },
 
   async acceptBooking({ path }, ctx) {
     const auth = caller(ctx);
     const { db, config } = ctx.deps;
-    const { row, hostId, jobs } = await db.transaction().execute(async (trx) => {
+    const { row, jobs } = await db.transaction().execute(async (trx) => {
       // Locked, and its deadline judged under the lock: the sweep's expiry of the same row either
       // committed first (this reads it expired: 409 request_expired) or waits and then finds it pending.
       const booking = permit(mayAnswerBookingRequest(auth, await lockBooking(trx, path.booking_id)));
       assertAwaitingAnswer(booking, 'accepted');
       const accepted = await acceptRequestedBooking(trx, booking.id, config.bookingHoldSeconds);
       const owed = await notify(trx, [{ kind: 'booking_accepted', recipientId: booking.guest_id, bookingId: booking.id }]);
-      return { row: accepted, hostId: booking.host_id, jobs: owed };
+      return { row: accepted, jobs: owed };
     });
     await startJobs(ctx, jobs);
     // The calendar's cached answer lived until the request's deadline; the hold now lapses sooner.
     await ctx.deps.cache.bump({ property: row.property_id, stays: true });
     const body = bookingRowToBooking(row);
-    await publishBooking(ctx, body, hostId);
+    await publishBookingUpdated(ctx, body.id);
     return { status: 200, body };
   },
 
   async declineBooking({ path, body: input }, ctx) {
     const auth = caller(ctx);
-    const { row, hostId, jobs } = await ctx.deps.db.transaction().execute(async (trx) => {
+    const { row, jobs } = await ctx.deps.db.transaction().execute(async (trx) => {
       const booking = permit(mayAnswerBookingRequest(auth, await lockBooking(trx, path.booking_id)));
       assertAwaitingAnswer(booking, 'declined');
       const declined = await declineRequestedBooking(trx, booking.id, input.reason);
       const owed = await notify(trx, [{ kind: 'booking_declined', recipientId: booking.guest_id, bookingId: booking.id }]);
-      return { row: declined, hostId: booking.host_id, jobs: owed };
+      return { row: declined, jobs: owed };
     });
     await startJobs(ctx, jobs);
     await ctx.deps.cache.bump({ property: row.property_id, stays: true });
     const body = bookingRowToBooking(row);
-    await publishBooking(ctx, body, hostId);
+    await publishBookingUpdated(ctx, body.id);
     return { status: 200, body };
   },
 };

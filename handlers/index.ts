@@ -6,6 +6,7 @@ import type { Handlers } from '../server/operations.js';
 import { authHandlers } from './auth.js';
 import { bookingHandlers } from './bookings.js';
 import { conversationHandlers } from './conversations.js';
+import { eventHandlers } from './events.js';
 import { paymentHandlers } from './payments.js';
 import { propertyHandlers } from './properties.js';
 import { reviewHandlers } from './reviews.js';
@@ -21,4 +22,5 @@ export const handlers: Handlers = {
   ...reviewHandlers,
   ...wishlistHandlers,
   ...conversationHandlers,
+  ...eventHandlers,
 };

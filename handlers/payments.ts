@@ -22,6 +22,7 @@ import { caller, startJobs, type ResourceHandlers } from '../server/operations.j
 import { decodeCursor, page } from '../server/pagination.js';
 import { applyProviderEvent, settleCharge } from '../server/payments/settle.js';
 import { mayPayForBooking, mayViewPayment, paymentsVisibleTo, permit } from './access.js';
+import { publishBookingUpdated } from './events.js';
 import { paymentRowToPayment } from './presenters.js';
 
 /**
@@ -54,6 +55,7 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
     const { db, payments: provider } = ctx.deps;
     const key = headers['idempotency-key'] as string; // required by the spec, so validated before we get here
     let owedJobs: JobRequest[] = [];
+    let confirmed: string | undefined;
     const reply = await inIdempotentTransaction(db, { userId: auth.id, operation: 'createPayment', key, request: body }, async (trx) => {
       const booking = permit(mayPayForBooking(auth, await lockBooking(trx, body.booking_id)));
       if (booking.status === 'requested') {
@@ -91,9 +93,11 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
       });
       const settled = await settleCharge(trx, payment, outcome);
       owedJobs = settled.jobs;
+      confirmed = settled.confirmed;
       return { status: 201 as const, body: paymentRowToPayment(settled.value, []), headers: { Location: `/payments/${payment.id}` } };
     });
     await startJobs(ctx, owedJobs);
+    if (confirmed) await publishBookingUpdated(ctx, confirmed);
     // A decline is kept as a failed payment (and replayed as this same 402).
     if (reply.body.status === 'failed') {
       const message = (reply.body.failure_message ?? 'The card was declined.').replace(/\.$/, '');
@@ -131,13 +135,14 @@ export const paymentHandlers: ResourceHandlers<'createPayment' | 'listPayments' 
   async handlePaymentWebhook({ headers }, ctx) {
     const { db, payments: provider } = ctx.deps;
     const event = provider.parseEvent(ctx.rawBody ?? '', headers['stripe-signature'] ?? '');
-    const { duplicate, jobs } = await db.transaction().execute(async (trx) => {
+    const { duplicate, jobs, confirmed } = await db.transaction().execute(async (trx) => {
       // The event's id is written first and in the same transaction as its effect: a second
       // delivery, even a concurrent one, waits here and then finds it applied.
       if (!(await recordProviderEvent(trx, event))) return { duplicate: true, jobs: [] };
-      return { duplicate: false, jobs: await applyProviderEvent(trx, provider, event) };
+      return { duplicate: false, ...(await applyProviderEvent(trx, provider, event)) };
     });
     await startJobs(ctx, jobs);
+    if (confirmed) await publishBookingUpdated(ctx, confirmed);
     return { status: 200, body: { received: true, duplicate } };
   },
 };

@@ -53,7 +53,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   // X-Forwarded-For (what a client sends itself stays to the left, unread); with 0, the socket's address.
   const koa = new Koa({ proxy: deps.config.trustProxy > 0, maxIpsCount: deps.config.trustProxy });
   // Koa reports here what fails after a response has begun (a client gone mid-body); into the one log, not stderr.
-  koa.on('error', (err: Error) => logger.warn({ error: String(err) }, 'response failed'));
+  // A client closing an event stream (GET /events) is how such a response ends, not a failure.
+  koa.on('error', (err: Error & { code?: string }, ctx?: Koa.Context) => {
+    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' && ctx?.response.is('text/event-stream')) return;
+    logger.warn({ error: String(err) }, 'response failed');
+  });
 
   koa.use(async (ctx, next) => {
     const sent = ctx.get('X-Request-Id');
@@ -100,7 +104,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx.set('Access-Control-Expose-Headers', 'ETag, Idempotent-Replayed, Location, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id');
     if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
     ctx.set('Access-Control-Allow-Methods', 'GET, HEAD, POST, PATCH, DELETE');
-    ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Request-Id');
+    // Last-Event-ID: a fetch-based EventSource resuming the live events stream sends it.
+    ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, If-None-Match, Last-Event-ID, X-Request-Id');
     ctx.set('Access-Control-Max-Age', '600');
     ctx.status = 204;
   });

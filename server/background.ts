@@ -8,6 +8,7 @@
 import type { Db } from '../db/index.js';
 import type { Config } from './config.js';
 import { createMailer, type Mailer } from './mail.js';
+import type { LiveEvents } from './events.js';
 import type { JobContext } from './jobs/job.js';
 import { beeQueueRunner, FAILED_JOB_RETENTION_DAYS, inProcessRunner, type JobRunner } from './jobs/queue.js';
 import { enqueueOwedWork } from './jobs/sweep.js';
@@ -47,11 +48,11 @@ export function createPaymentProvider(config: Config): PaymentProvider {
  * `work`: run the jobs here. Without Redis there is nowhere else they could run,
  * so the in-process runner always works them.
  */
-export function startBackground(options: { config: Config; db: Db; work: boolean; log: Log }): Background {
+export function startBackground(options: { config: Config; db: Db; work: boolean; events: LiveEvents; log: Log }): Background {
   const { config, db, log } = options;
   const provider = createPaymentProvider(config);
   const mailer = createMailer({ smtpUrl: config.smtpUrl, outboxDir: config.mailOutboxDir, from: config.mailFrom });
-  const context = (enqueue: JobRunner['enqueue']): JobContext => ({ db, config, provider, mailer, enqueue, log });
+  const context = (enqueue: JobRunner['enqueue']): JobContext => ({ db, config, provider, mailer, enqueue, events: options.events, log });
   const works = options.work || !config.redisUrl;
   // When the queues find a Redis that lost its jobs (it restarted empty), a worker
   // starts the jobs of everything owed at once, instead of leaving them to the

@@ -305,3 +305,16 @@ export function addressKey(ip: string): string {
   const all = tail === undefined ? front : [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
   return `${all.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
 }
+
+/**
+ * Open event streams (GET /events) are a budget of concurrency, not of rate: an account
+ * may hold LIVE_MAX_STREAMS at once on one process (`open` is how many it holds there);
+ * one more is 429, to retry once one has closed. Counted per process, in memory: a
+ * stream lives on one process, and a count in Redis would outlive a process that dies.
+ */
+export function assertStreamAllowed(config: Pick<Config, 'liveMaxStreams' | 'liveHeartbeatSeconds'>, open: number): void {
+  if (open < config.liveMaxStreams) return;
+  throw new ApiError('rate_limited', `At most ${config.liveMaxStreams} event streams may be open at once; close one first.`, undefined, {
+    'Retry-After': String(config.liveHeartbeatSeconds),
+  });
+}

@@ -26,7 +26,7 @@ import type { Deps } from './operations.js';
 import { connectRedis } from './redis.js';
 import { sessionStore } from './sessions.js';
 import { createReadCache } from './cache.js';
-import { createLocalEvents } from './events.js';
+import { createLocalEvents, createRedisEvents, type LiveEvents } from './events.js';
 import { createHash } from 'node:crypto';
 
 export const specPath = new URL('../spec/openapi.yaml', import.meta.url);
@@ -61,13 +61,18 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: writeLog });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, log: writeLog }) : undefined;
   let background: ReturnType<typeof startBackground> | undefined;
+  let events: LiveEvents | undefined;
   try {
     await migrateToLatest(database.db);
     // Demo data only where nobody's data can be: a new embedded database, and only when asked.
     const seeded = database.kind === 'pglite' && database.isNew && config.seedOnFirstStart
       ? (await seedDemoData(database.db, { bookings: config, passwordHashProfile: config.passwordHashProfile })).created
       : false;
-    background = startBackground({ config, db: database.db, work: config.runWorkers, log: writeLog });
+    // Live events travel through Redis between processes when there is one; else within this process.
+    events = redis && config.redisUrl
+      ? createRedisEvents({ redis, url: config.redisUrl, keyPrefix: config.redisKeyPrefix, backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog })
+      : createLocalEvents({ backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log: writeLog });
+    background = startBackground({ config, db: database.db, work: config.runWorkers, events, log: writeLog });
     const spec = await loadSpec();
     const cache = createReadCache({
       redis: config.cache ? redis : undefined,
@@ -84,7 +89,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       payments: background.provider,
       jobs: background.jobs,
       cache,
-      events: createLocalEvents(),
+      events,
       log: writeLog,
     };
     const { koa, api } = await createApp({ spec, handlers: limitedHandlers, deps, redis, logger, pool: database.pool });
@@ -122,6 +127,8 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       seeded,
       close() {
         closing ??= (async () => {
+          // Open event streams never finish by themselves: end them first, so that in-flight requests are all that is waited for.
+          deps.events.endAll();
           await terminator.terminate();
           await stopSweeping();
           // Requests are done: what they owed is being enqueued; running jobs finish.
@@ -135,6 +142,7 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
     };
   } catch (err) {
     await background?.close();
+    await events?.close();
     redis?.disconnect();
     await database.close();
     throw err;

@@ -9,7 +9,9 @@ import { openDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { startBackground } from './background.js';
 import { loadConfig, loadEnvFile } from './config.js';
+import { createRedisEvents } from './events.js';
 import { createLogger, logFunction } from './log.js';
+import { connectRedis } from './redis.js';
 
 loadEnvFile();
 const config = loadConfig();
@@ -20,7 +22,12 @@ if (!config.databaseUrl || !config.redisUrl) {
 const log = logFunction(createLogger(config));
 const database = await openDatabase({ databaseUrl: config.databaseUrl });
 await migrateToLatest(database.db);
-const background = startBackground({ config, db: database.db, work: true, log });
+// Jobs that change a booking tell its guest and host through the live events (published to Redis, no subscriber).
+const redis = connectRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, log });
+const events = createRedisEvents({
+  redis, url: config.redisUrl, keyPrefix: config.redisKeyPrefix, backlog: config.liveBacklog, retentionSeconds: config.liveRetentionSeconds, log,
+});
+const background = startBackground({ config, db: database.db, work: true, events, log });
 log({ level: 'info', message: 'worker started', provider: background.provider.name, mail: background.mailer.kind });
 
 // SIGTERM: take no new jobs, let running ones finish (up to SHUTDOWN_GRACE_SECONDS;
@@ -38,6 +45,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }, (2 * config.shutdownGraceSeconds + 5) * 1000).unref();
     background
       .close()
+      .then(() => events.close())
+      .then(() => redis.disconnect())
       .then(() => database.close())
       .then(
         () => process.exit(0),

@@ -94,6 +94,8 @@ const matrix = {
   markConversationRead:       { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
   blockConversation:          { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
   unblockConversation:        { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
+  // Everyone signed in follows their own events only (test/events.test.ts shows nobody hears another's).
+  streamEvents:               { anonymous: 401, guest: 200, otherGuest: 200, host: 200, otherHost: 200, admin: 200 },
 } satisfies Record<string, Row>;
 
 type OperationId = keyof typeof matrix;
@@ -258,6 +260,7 @@ const requests: Record<OperationId, (role: Role) => Promise<Call>> = {
     const thread = await freshConversation(role);
     return { method: 'DELETE', path: `/conversations/${thread.id}/block`, token: thread.token };
   },
+  streamEvents: async () => ({ method: 'GET', path: '/events' }),
 };
 
 /** A fresh wishlist of the guest's (with the cast's listing in it), so that changing or deleting it leaves the cast's alone. */
@@ -320,6 +323,11 @@ async function send(call: Call, token: string | undefined): Promise<{ status: nu
     headers,
     body: call.body === undefined ? undefined : JSON.stringify(call.body),
   });
+  // The live events stream never ends: its status and first bytes are the answer.
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    await response.body?.cancel();
+    return { status: response.status };
+  }
   const text = await response.text();
   const code = response.status >= 400 && text ? (JSON.parse(text) as { code?: string }).code : undefined;
   return { status: response.status, ...(code ? { code } : {}) };

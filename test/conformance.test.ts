@@ -20,7 +20,9 @@ async function brokenProxy(target: string): Promise<{ url: string; close: () => 
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
     const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
-    let text = await upstream.text();
+    // The live events stream never ends: pass on its first frame only, then end both sides.
+    const stream = upstream.headers.get('content-type')?.startsWith('text/event-stream');
+    let text = stream ? await firstFrameOf(upstream) : await upstream.text();
     if (req.method === 'GET' && req.url?.startsWith('/users/me') && upstream.status === 200) {
       text = JSON.stringify({ ...JSON.parse(text), role: 'superuser' });
     }
@@ -33,6 +35,18 @@ async function brokenProxy(target: string): Promise<{ url: string; close: () => 
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const { port } = proxy.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => proxy.close(() => resolve())) };
+}
+
+async function firstFrameOf(response: Response): Promise<string> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  await reader.cancel();
+  return text.slice(0, text.indexOf('\n\n') + 2);
 }
 
 describe('npm run conformance', () => {

@@ -34,6 +34,8 @@ const addedOperationIds = [
   // Issue 16: conversations.
   'listConversations', 'startConversation', 'getConversation', 'listMessages', 'sendMessage', 'markConversationRead',
   'blockConversation', 'unblockConversation',
+  // Issue 16: live events.
+  'streamEvents',
 ];
 
 const { env, server } = useTestApp();
@@ -227,6 +229,7 @@ describe('CORS for browser front-ends', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.test');
     expect(preflight.headers.get('access-control-allow-headers')).toContain('Idempotency-Key');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('Last-Event-ID');
     const read = await fetch(`${cors.url}/properties`, { headers: { Origin: 'https://app.example.test' } });
     expect(read.headers.get('access-control-allow-origin')).toBe('https://app.example.test');
     expect(read.headers.get('access-control-expose-headers')).toContain('ETag');

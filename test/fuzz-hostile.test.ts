@@ -163,6 +163,11 @@ function send(built: Built): Promise<{ status: number; contentType: string; text
       server.url + '/',
       { method: built.init.method, path: target, headers: { ...built.init.headers, ...(body ? { 'Content-Length': String(body.length) } : {}) } },
       (response) => {
+        // The live events stream never ends: its status and type are the answer.
+        if (String(response.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          response.destroy();
+          return resolve({ status: response.statusCode ?? 0, contentType: String(response.headers['content-type']), text: '' });
+        }
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => resolve({ status: response.statusCode ?? 0, contentType: String(response.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));

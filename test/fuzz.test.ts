@@ -75,7 +75,13 @@ async function send(op: Case, params: Record<string, unknown>, body: unknown) {
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: response.status, type: response.headers.get('content-type') ?? '', text: await response.text() };
+  const type = response.headers.get('content-type') ?? '';
+  // The live events stream never ends: its status and type are the answer.
+  if (type.startsWith('text/event-stream')) {
+    await response.body?.cancel();
+    return { status: response.status, type, text: '' };
+  }
+  return { status: response.status, type, text: await response.text() };
 }
 
 /** Parameters with valid values; ids point at real rows where there are some, so checks run past the lookup. */

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { AcceptBookingData, AcceptBookingErrors, AcceptBookingResponses, AddWishlistItemData, AddWishlistItemErrors, AddWishlistItemResponses, BlockConversationData, BlockConversationErrors, BlockConversationResponses, CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, CreateWishlistData, CreateWishlistErrors, CreateWishlistResponses, DeclineBookingData, DeclineBookingErrors, DeclineBookingResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DeleteWishlistData, DeleteWishlistErrors, DeleteWishlistResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetConversationData, GetConversationErrors, GetConversationResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetSharedWishlistData, GetSharedWishlistErrors, GetSharedWishlistResponses, GetUserData, GetUserErrors, GetUserResponses, GetWishlistData, GetWishlistErrors, GetWishlistResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListConversationsData, ListConversationsErrors, ListConversationsResponses, ListMessagesData, ListMessagesErrors, ListMessagesResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWishlistsData, ListWishlistsErrors, ListWishlistsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MarkConversationReadData, MarkConversationReadErrors, MarkConversationReadResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RemoveWishlistItemData, RemoveWishlistItemErrors, RemoveWishlistItemResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, SendMessageData, SendMessageErrors, SendMessageResponses, StartConversationData, StartConversationErrors, StartConversationResponses, UnblockConversationData, UnblockConversationErrors, UnblockConversationResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, UpdateWishlistData, UpdateWishlistErrors, UpdateWishlistResponses } from './types.gen.js';
+import type { AcceptBookingData, AcceptBookingErrors, AcceptBookingResponses, AddWishlistItemData, AddWishlistItemErrors, AddWishlistItemResponses, BlockConversationData, BlockConversationErrors, BlockConversationResponses, CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, CreateWishlistData, CreateWishlistErrors, CreateWishlistResponses, DeclineBookingData, DeclineBookingErrors, DeclineBookingResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, DeleteWishlistData, DeleteWishlistErrors, DeleteWishlistResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetConversationData, GetConversationErrors, GetConversationResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetSharedWishlistData, GetSharedWishlistErrors, GetSharedWishlistResponses, GetUserData, GetUserErrors, GetUserResponses, GetWishlistData, GetWishlistErrors, GetWishlistResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListConversationsData, ListConversationsErrors, ListConversationsResponses, ListMessagesData, ListMessagesErrors, ListMessagesResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWishlistsData, ListWishlistsErrors, ListWishlistsResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MarkConversationReadData, MarkConversationReadErrors, MarkConversationReadResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RemoveWishlistItemData, RemoveWishlistItemErrors, RemoveWishlistItemResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, SendMessageData, SendMessageErrors, SendMessageResponses, StartConversationData, StartConversationErrors, StartConversationResponses, StreamEventsData, StreamEventsErrors, StreamEventsResponse, StreamEventsResponses, UnblockConversationData, UnblockConversationErrors, UnblockConversationResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses, UpdateWishlistData, UpdateWishlistErrors, UpdateWishlistResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -997,5 +997,74 @@ export const unblockConversation = <ThrowOnError extends boolean = false>(option
 export const blockConversation = <ThrowOnError extends boolean = false>(options: Options<BlockConversationData, ThrowOnError>) => (options.client ?? client).post<BlockConversationResponses, BlockConversationErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/conversations/{conversation_id}/block',
+    ...options
+});
+
+/**
+ * Follow live events
+ *
+ * A stream of the caller's live events as
+ * [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
+ * (`text/event-stream`): a new message in one of the caller's
+ * conversations, a conversation read by the other side, a booking of the
+ * caller's (as guest or host) changing status. The response never ends by
+ * itself; it is what a client keeps open instead of polling. The REST
+ * reads stay the truth: an event says what changed, as the REST API would
+ * show it to the caller.
+ *
+ * Each event is one frame: `id` (grows with each event of the caller),
+ * `event` (its type) and `data` (one line of JSON):
+ *
+ * ```
+ * id: 1795014000000-0
+ * event: booking.updated
+ * data: {"id":"85883c6e-…","status":"confirmed",…}
+ * ```
+ *
+ * | `event` | `data` |
+ * |---|---|
+ * | `message.created` | the `Message`, with its `conversation_id` |
+ * | `conversation.read` | `{conversation_id, user_id, last_read_at, …}`: the read marker of a participant |
+ * | `booking.updated` | the `Booking` after the change (paid, cancelled, changed, accepted, declined, …) |
+ * | `reset` | `{}`: events after `Last-Event-ID` are no longer kept (too old or too many); reload what you show through REST |
+ *
+ * Lines starting with `:` are comments: one when the stream opens and one
+ * every `LIVE_HEARTBEAT_SECONDS` (25 by default), which keep proxies from
+ * closing an idle stream. The first frame also has `retry: 3000`, the
+ * reconnect delay in milliseconds.
+ *
+ * **Reconnecting.** Send the `id` of the last event seen as
+ * `Last-Event-ID` (EventSource does this by itself): the events published
+ * since are sent first, then the live ones, each once and in order. The
+ * last 1000 events of each user (`LIVE_BACKLOG`) from the last hour
+ * (`LIVE_RETENTION_SECONDS`) are kept for this; beyond them the stream
+ * starts with a `reset` event.
+ *
+ * **Why Server-Sent Events** rather than GraphQL subscriptions: it is
+ * plain HTTP, authenticated like every other operation, passes proxies
+ * and load balancers as an ordinary response, and resuming with
+ * `Last-Event-ID` is part of the standard (and of every browser's
+ * EventSource). GraphQL does not expose this operation.
+ *
+ * **Signing in.** The bearer token goes in the `Authorization` header,
+ * as everywhere: a token in a URL would be written to access logs and
+ * browser history. A browser's built-in `EventSource` cannot send
+ * headers, so browsers use a fetch-based EventSource (for example
+ * `@microsoft/fetch-event-source`), or `fetch` and read the body. The
+ * session is checked again at every heartbeat: signing out (or the
+ * token expiring) ends the stream.
+ *
+ * **Limits.** One account may have `LIVE_MAX_STREAMS` (5) streams open
+ * per server process; one more is `429`. While live events cannot be
+ * followed (the server's Redis is unreachable, or the server is shutting
+ * down) opening a stream is `503` with `Retry-After`; a stream already
+ * open stays open through a Redis outage and is sent what it missed once
+ * Redis is back. A shutting-down server ends its streams; clients
+ * reconnect (to another process) with `Last-Event-ID`.
+ *
+ */
+export const streamEvents = <ThrowOnError extends boolean = false>(options?: Options<StreamEventsData, ThrowOnError, StreamEventsResponse>) => (options?.client ?? client).sse.get<StreamEventsResponses, StreamEventsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/events',
     ...options
 });

@@ -5050,3 +5050,74 @@ export type BlockConversationResponses = {
 };
 
 export type BlockConversationResponse = BlockConversationResponses[keyof BlockConversationResponses];
+
+export type StreamEventsData = {
+    body?: never;
+    headers?: {
+        /**
+         * The `id` of the last event received, to be sent what came after it.
+         */
+        'Last-Event-ID'?: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/events';
+};
+
+export type StreamEventsErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Not available for a moment (`service_unavailable`): a dependency is
+     * unreachable or the server is shutting down. Retry after `Retry-After`
+     * seconds.
+     *
+     */
+    503: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type StreamEventsError = StreamEventsErrors[keyof StreamEventsErrors];
+
+export type StreamEventsResponses = {
+    /**
+     * Server-Sent Events frames, as described above (lines, each ending in a line feed).
+     */
+    200: string;
+};
+
+export type StreamEventsResponse = StreamEventsResponses[keyof StreamEventsResponses];

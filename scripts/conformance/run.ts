@@ -166,7 +166,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       response = await fetch(url, init);
       report.requests += 1;
     }
-    const text = await response.text();
+    const text = await bodyText(response);
     const counts = (report.statuses[operation.id] ??= {});
     counts[response.status] = (counts[response.status] ?? 0) + 1;
     const problems = check(operation, response, text);
@@ -217,11 +217,14 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     const media = content[mediaType];
     if (!media) return [...problems, `content type ${mediaType || '(none)'} is not declared (declared: ${Object.keys(content).join(', ')})`];
     if (!media.schema) return problems;
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return [...problems, 'body is not JSON'];
+    // A JSON body is checked as JSON; a text one (the first frame of the event stream) as the string it is.
+    let body: unknown = text;
+    if (/[/+]json$/.test(mediaType)) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return [...problems, 'body is not JSON'];
+      }
     }
     const responsesRef = declared.$ref
       ? `spec${declared.$ref}/content/${mediaType.replaceAll('/', '~1')}/schema`
@@ -383,4 +386,24 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     }
   }
   return report;
+}
+
+/**
+ * A response's body as text; of an event stream (the live events, which never end by
+ * themselves) only its first frame, up to the blank line that ends it, and then it is closed.
+ */
+async function bodyText(response: Response): Promise<string> {
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream') || !response.body) return response.text();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  try {
+    while (!text.includes('\n\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return text.slice(0, text.indexOf('\n\n') + 2);
 }

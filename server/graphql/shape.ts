@@ -52,10 +52,15 @@ export const HEADER_ARGUMENTS: Record<string, string | null> = {
   'idempotency-key': 'idempotencyKey',
   'if-none-match': null,
   'stripe-signature': null,
+  'last-event-id': null,
 };
 
-/** Operations GraphQL does not expose: called by the payment provider with a signature, never by clients. */
-export const NOT_EXPOSED = new Set(['handlePaymentWebhook']);
+/**
+ * Operations GraphQL does not expose: the webhook is called by the payment provider with a
+ * signature, never by clients; the live events stream (text/event-stream) never ends, so it
+ * has no single answer a query field could return (clients open it over REST).
+ */
+export const NOT_EXPOSED = new Set(['handlePaymentWebhook', 'streamEvents']);
 
 /** Names derived from where an enum is used, where a shorter one reads better. */
 const ENUM_NAMES: Record<string, string> = {

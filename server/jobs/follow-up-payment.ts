@@ -6,15 +6,16 @@
  * second charge; with it, the charge is looked up.
  */
 import { lockPayment } from '../../db/payments.js';
+import { announceBooking } from '../../handlers/events.js';
 import { settleCharge } from '../payments/settle.js';
-import type { JobDefinition } from './job.js';
+import type { JobDefinition, JobRequest } from './job.js';
 
 export const followUpPayment: JobDefinition = {
   retries: 5,
   async run(ctx, paymentId) {
-    const jobs = await ctx.db.transaction().execute(async (trx) => {
+    const { jobs, confirmed } = await ctx.db.transaction().execute(async (trx): Promise<{ jobs: JobRequest[]; confirmed?: string | undefined }> => {
       const payment = await lockPayment(trx, paymentId);
-      if (!payment || payment.status !== 'pending') return [];
+      if (!payment || payment.status !== 'pending') return { jobs: [] };
       const outcome = payment.provider_reference
         ? await ctx.provider.lookupCharge(payment.provider_reference)
         : await ctx.provider.charge({
@@ -25,8 +26,9 @@ export const followUpPayment: JobDefinition = {
             metadata: { payment_id: payment.id, booking_id: payment.booking_id, payer_id: payment.payer_id },
           });
       if (outcome.status === 'unknown') throw new Error(`payment ${payment.id}: no answer from the provider (${outcome.error})`);
-      return (await settleCharge(trx, payment, outcome)).jobs;
+      return settleCharge(trx, payment, outcome);
     });
     await ctx.enqueue(jobs);
+    if (confirmed) await announceBooking({ db: ctx.db, events: ctx.events, log: ctx.log }, confirmed);
   },
 };

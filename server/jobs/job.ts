@@ -4,6 +4,7 @@
  */
 import type { Db } from '../../db/index.js';
 import type { Config } from '../config.js';
+import type { LiveEvents } from '../events.js';
 import type { Mailer } from '../mail.js';
 import type { PaymentProvider } from '../payments/provider.js';
 
@@ -23,6 +24,8 @@ export interface JobContext {
   mailer: Mailer;
   /** To start the jobs a job's transaction made owed. */
   enqueue(jobs: JobRequest[]): Promise<void>;
+  /** Live events to tell users what a job changed, after its transaction has committed. */
+  events: LiveEvents;
   log: (line: Record<string, unknown>) => void;
 }
 

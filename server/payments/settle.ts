@@ -38,6 +38,8 @@ export interface Settled<T> {
   value: T;
   /** To enqueue after commit. */
   jobs: JobRequest[];
+  /** The booking this confirmed, if any: its guest and host are told after commit (a live event). */
+  confirmed?: string;
 }
 
 async function notify(trx: Tx, notifications: NotificationInput[]): Promise<JobRequest[]> {
@@ -81,7 +83,7 @@ export async function settleCharge(trx: Tx, payment: PaymentRow, outcome: Provid
           { kind: 'payment_receipt', recipientId: payment.payer_id, bookingId: booking.id, paymentId: payment.id },
           { kind: 'booking_confirmed', recipientId: payment.payer_id, bookingId: booking.id, paymentId: payment.id },
         ]);
-        return { value: paid, jobs };
+        return { value: paid, jobs, confirmed: booking.id };
       }
       if (issue) {
         console.error(JSON.stringify({
@@ -189,22 +191,23 @@ const RETRY_AFTER_REPORTED_FAILURE_SECONDS = 15 * 60;
  * has recorded the event's id first). Events about objects that are not ours,
  * and events we do not act on, change nothing.
  */
-export async function applyProviderEvent(trx: Tx, provider: PaymentProvider, event: ProviderEvent): Promise<JobRequest[]> {
+export async function applyProviderEvent(trx: Tx, provider: PaymentProvider, event: ProviderEvent): Promise<Omit<Settled<unknown>, 'value'>> {
   switch (event.about) {
     case 'charge': {
       const payment = await paymentOfCharge(trx, provider, event);
-      if (!payment) return [];
+      if (!payment) return { jobs: [] };
       await linkProviderEvent(trx, event.id, { paymentId: payment.id });
-      return (await settleCharge(trx, payment, event.outcome)).jobs;
+      const { jobs, confirmed } = await settleCharge(trx, payment, event.outcome);
+      return { jobs, ...(confirmed ? { confirmed } : {}) };
     }
     case 'refund': {
       const refund = (event.refundId && (await lockRefund(trx, event.refundId))) || (await lockRefundByReference(trx, event.reference));
-      if (!refund) return [];
+      if (!refund) return { jobs: [] };
       await linkProviderEvent(trx, event.id, { paymentId: refund.payment_id, refundId: refund.id });
-      return (await settleRefund(trx, refund, event.outcome, RETRY_AFTER_REPORTED_FAILURE_SECONDS)).jobs;
+      return { jobs: (await settleRefund(trx, refund, event.outcome, RETRY_AFTER_REPORTED_FAILURE_SECONDS)).jobs };
     }
     case 'other':
-      return [];
+      return { jobs: [] };
   }
 }
 
