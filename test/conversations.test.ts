@@ -456,6 +456,18 @@ describe('GraphQL', () => {
       guest: { id: thread.guest.id },
     });
   });
+
+  it('answers booking: null, without an error, for a thread no booking has made', async () => {
+    const thread = await newThread();
+    const reply = await graphqlRequest<{ getConversation: { booking_id: string | null; booking: { id: string } | null } }>(
+      server.url,
+      'query ($id: UUID!) { getConversation(conversation_id: $id) { booking_id booking { id } } }',
+      { id: thread.conversation.id },
+      thread.guest.token,
+    );
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data!.getConversation).toEqual({ booking_id: null, booking: null });
+  });
 });
 
 describe('live events', () => {

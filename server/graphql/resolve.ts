@@ -193,7 +193,9 @@ function linkResolver(link: Link): GraphQLFieldResolver<unknown, GraphQLContext>
     const missing: string[] = [];
     for (const [arg, property] of link.argsFromParent) {
       const value = (parent as Record<string, unknown> | null)?.[property];
-      if (value === undefined || value === null) missing.push(arg);
+      // A source the spec lets be null (a conversation without a booking): nothing is linked.
+      if (value === null) return null;
+      if (value === undefined) missing.push(arg);
       else args[arg] = value;
     }
     // A link whose source field is absent would call another path (`/users/` instead of `/users/{user_id}`).
