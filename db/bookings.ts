@@ -103,8 +103,8 @@ export async function lockListing(trx: Tx, propertyId: string): Promise<Selectab
  * accept that committed first (the row is `pending` now) is never undone, and
  * an accept that comes after finds the row `expired` (see acceptBooking).
  */
-async function expireLapsedRequests(db: Db | Tx, propertyId?: string): Promise<string[]> {
-  const result = await sql<{ id: string }>`
+async function expireLapsedRequests(db: Db | Tx, propertyId?: string): Promise<{ id: string; booking_id: string }[]> {
+  const result = await sql<{ id: string; booking_id: string }>`
     with lapsed as (
       update bookings set status = 'expired'
       where status = 'requested' and expires_at <= now() ${propertyId ? sql`and property_id = ${propertyId}` : sql``}
@@ -112,8 +112,8 @@ async function expireLapsedRequests(db: Db | Tx, propertyId?: string): Promise<s
     )
     insert into notifications (kind, recipient_id, booking_id)
     select 'booking_request_expired', guest_id, id from lapsed
-    returning id`.execute(db);
-  return result.rows.map((row) => row.id);
+    returning id, booking_id`.execute(db);
+  return result.rows;
 }
 
 /**
@@ -130,7 +130,7 @@ export async function expireLapsedHolds(trx: Tx, propertyId: string): Promise<st
     .where('status', '=', 'pending')
     .where('expires_at', '<=', sql<Date>`now()`)
     .execute();
-  return expireLapsedRequests(trx, propertyId);
+  return (await expireLapsedRequests(trx, propertyId)).map((row) => row.id);
 }
 
 export type NewBooking = Omit<Insertable<Bookings>, 'status' | 'expires_at'>;
@@ -347,8 +347,9 @@ export function isFreeFor(checkIn: string, checkOut: string) {
  * effectiveStatus); it keeps the stored rows honest for reports and for the
  * payments that look at them.
  */
-export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; completed: number; notifications: string[] }> {
-  const notifications = await expireLapsedRequests(db);
+export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; completed: number; notifications: string[]; expiredRequests: string[] }> {
+  const lapsed = await expireLapsedRequests(db);
+  const notifications = lapsed.map((row) => row.id);
   const expired = await db
     .updateTable('bookings')
     .set({ status: 'expired' })
@@ -361,7 +362,7 @@ export async function sweepBookingStatuses(db: Db): Promise<{ expired: number; c
     .where('status', '=', 'confirmed')
     .where('check_out', '<=', today)
     .executeTakeFirst();
-  return { expired: Number(expired.numUpdatedRows) + notifications.length, completed: Number(completed.numUpdatedRows), notifications };
+  return { expired: Number(expired.numUpdatedRows) + notifications.length, completed: Number(completed.numUpdatedRows), notifications, expiredRequests: lapsed.map((row) => row.booking_id) };
 }
 
 /**

@@ -15,6 +15,7 @@ import { deleteExpiredIdempotencyKeys } from '../db/idempotency.js';
 import { openDatabase, type Db } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { seedDemoData } from './demo-data.js';
+import { announceBooking } from '../handlers/events.js';
 import { handlers } from '../handlers/index.js';
 import { createApp } from './app.js';
 import { every, startBackground } from './background.js';
@@ -101,6 +102,8 @@ export async function startServer(config: Config, log?: LogFn): Promise<RunningS
       if (swept.expired > 0) await cache.bump({ stays: true });
       // Requests that expired unanswered tell their guests (the job sweep would find these rows too).
       if (swept.notifications.length > 0) await deps.jobs.enqueue(swept.notifications.map((id) => ({ name: 'send-notification' as const, id })));
+      // ... and their guests' and hosts' live streams.
+      for (const bookingId of swept.expiredRequests) await announceBooking(deps, bookingId);
       await deleteExpiredIdempotencyKeys(database.db);
     }, writeLog);
     const httpServer = koa.listen(config.port, config.host);

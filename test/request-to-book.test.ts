@@ -403,3 +403,28 @@ describe('after every request, answer and expiry above', () => {
     expect(await inconsistencies(server.deps.db, server.deps.config.serviceFeeBasisPoints)).toEqual([]);
   });
 });
+
+describe('the background sweep', () => {
+  it('tells the guest and the host, on their live streams, of a request it expired', async () => {
+    // A process of its own whose sweep runs every second, on the same database.
+    const sweeping = await env.start({ bookingSweepSeconds: 1 });
+    const lapsed = await request();
+    const guestSeen: LiveEvent[] = [];
+    const hostSeen: LiveEvent[] = [];
+    const stopGuest = await sweeping.deps.events.subscribe(lapsed.guest.id, (event) => guestSeen.push(event));
+    const stopHost = await sweeping.deps.events.subscribe(host.id, (event) => hostSeen.push(event));
+    try {
+      await server.deps.db.updateTable('bookings').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('id', '=', lapsed.id).execute();
+      await eventually(async () => {
+        for (const seen of [guestSeen, hostSeen]) {
+          expect(seen.filter((e) => e.data.id === lapsed.id).map((e) => [e.type, e.data.status])).toEqual([['booking.updated', 'expired']]);
+        }
+      });
+      expect(await bookingRow(lapsed.id)).toMatchObject({ status: 'expired', responded_at: null });
+    } finally {
+      stopGuest();
+      stopHost();
+      await sweeping.close();
+    }
+  });
+});
