@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runConformance } from '../scripts/conformance/run.js';
 import { useTestApp } from './support/app.js';
+import { firstFrameOf } from './support/sse.js';
 
 const spec = parse(readFileSync(new URL('../spec/openapi.yaml', import.meta.url), 'utf8'));
 const { server } = useTestApp();
@@ -37,17 +38,6 @@ async function brokenProxy(target: string): Promise<{ url: string; close: () => 
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => proxy.close(() => resolve())) };
 }
 
-async function firstFrameOf(response: Response): Promise<string> {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  while (!text.includes('\n\n')) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  await reader.cancel();
-  return text.slice(0, text.indexOf('\n\n') + 2);
-}
 
 describe('npm run conformance', () => {
   const closers: Array<() => Promise<void>> = [];

@@ -17,6 +17,7 @@ import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
 import { startServer } from '../server/server.js';
+import { firstFrameOf } from './support/sse.js';
 
 type Json = Record<string, any>;
 let folder: string;
@@ -143,15 +144,8 @@ async function signIn(email: string): Promise<string> {
 /** The first frame of an event stream (up to its blank line), checked to be one, after which the stream is closed. */
 async function firstFrame(response: Response): Promise<string> {
   expect(response.headers.get('cache-control')).toBe('no-store');
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  while (!text.includes('\n\n')) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  await reader.cancel();
-  expect(text).toMatch(/^retry: \d+\n(:[^\n]*\n)*\n/);
+  const text = await firstFrameOf(response);
+  expect(text).toMatch(/^retry: \d+\n(:[^\n]*\n)*\n$/);
   return text;
 }
 

@@ -134,3 +134,16 @@ export async function expectNoMoreEvents(stream: EventStream, ms = 300): Promise
   await new Promise((resolve) => setTimeout(resolve, ms));
   expect(stream.events().slice(before)).toEqual([]);
 }
+
+/** The first frame of a response's event stream, up to and including its blank line; the stream is then closed. */
+export async function firstFrameOf(response: Response): Promise<string> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  await reader.cancel();
+  return text.slice(0, text.indexOf('\n\n') + 2);
+}
