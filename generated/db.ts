@@ -60,6 +60,32 @@ export interface Bookings {
   updated_at: Generated<Timestamp>;
 }
 
+export interface ConversationAdminReads {
+  admin_id: string;
+  conversation_id: string;
+  created_at: Generated<Timestamp>;
+  id: Generated<string>;
+  operation: string;
+}
+
+export interface ConversationParticipants {
+  blocked_at: Timestamp | null;
+  conversation_id: string;
+  last_read_at: Timestamp | null;
+  role: "guest" | "host";
+  user_id: string;
+}
+
+export interface Conversations {
+  booking_id: string | null;
+  created_at: Generated<Timestamp>;
+  guest_id: string;
+  host_id: string;
+  id: Generated<string>;
+  last_activity_at: Generated<Timestamp>;
+  property_id: string;
+}
+
 export interface IdempotencyKeys {
   created_at: Generated<Timestamp>;
   key: string;
@@ -71,19 +97,29 @@ export interface IdempotencyKeys {
   user_id: string;
 }
 
-export interface Notifications {
-  attempts: Generated<number>;
-  booking_id: string;
-  claimed_until: Timestamp | null;
+export interface Messages {
+  body: string;
+  conversation_id: string;
   created_at: Generated<Timestamp>;
   id: Generated<string>;
-  kind: "booking_confirmed" | "booking_cancelled" | "payment_receipt" | "refund_issued" | "booking_requested" | "booking_accepted" | "booking_declined" | "booking_request_expired";
+  sender_id: string;
+}
+
+export interface Notifications {
+  attempts: Generated<number>;
+  booking_id: string | null;
+  claimed_until: Timestamp | null;
+  conversation_id: string | null;
+  created_at: Generated<Timestamp>;
+  id: Generated<string>;
+  kind: "booking_confirmed" | "booking_cancelled" | "payment_receipt" | "refund_issued" | "booking_requested" | "booking_accepted" | "booking_declined" | "booking_request_expired" | "new_messages";
   last_error: string | null;
+  not_before: Timestamp | null;
   payment_id: string | null;
   recipient_id: string;
   refund_id: string | null;
   sent_at: Timestamp | null;
-  status: Generated<"pending" | "sent" | "failed">;
+  status: Generated<"pending" | "sent" | "failed" | "skipped">;
 }
 
 export interface PaymentEvents {
@@ -210,7 +246,11 @@ export interface Users {
 export interface DB {
   blocked_nights: BlockedNights;
   bookings: Bookings;
+  conversation_admin_reads: ConversationAdminReads;
+  conversation_participants: ConversationParticipants;
+  conversations: Conversations;
   idempotency_keys: IdempotencyKeys;
+  messages: Messages;
   notifications: Notifications;
   payment_events: PaymentEvents;
   payments: Payments;

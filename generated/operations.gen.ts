@@ -36,6 +36,14 @@ export const operationIds = [
   'deleteReview',
   'replyToReview',
   'deleteReviewReply',
+  'listConversations',
+  'startConversation',
+  'getConversation',
+  'listMessages',
+  'sendMessage',
+  'markConversationRead',
+  'blockConversation',
+  'unblockConversation',
 ] as const;
 
 export type OperationId = (typeof operationIds)[number];
@@ -74,4 +82,12 @@ export interface Operations {
   deleteReview: { data: T.DeleteReviewData; responses: T.DeleteReviewResponses };
   replyToReview: { data: T.ReplyToReviewData; responses: T.ReplyToReviewResponses };
   deleteReviewReply: { data: T.DeleteReviewReplyData; responses: T.DeleteReviewReplyResponses };
+  listConversations: { data: T.ListConversationsData; responses: T.ListConversationsResponses };
+  startConversation: { data: T.StartConversationData; responses: T.StartConversationResponses };
+  getConversation: { data: T.GetConversationData; responses: T.GetConversationResponses };
+  listMessages: { data: T.ListMessagesData; responses: T.ListMessagesResponses };
+  sendMessage: { data: T.SendMessageData; responses: T.SendMessageResponses };
+  markConversationRead: { data: T.MarkConversationReadData; responses: T.MarkConversationReadResponses };
+  blockConversation: { data: T.BlockConversationData; responses: T.BlockConversationResponses };
+  unblockConversation: { data: T.UnblockConversationData; responses: T.UnblockConversationResponses };
 }

@@ -176,3 +176,33 @@ export function mustProveCurrentPassword(auth: AuthUser, user: { id: string }): 
 export function maySeeContactDetails(viewer: AuthUser | null, user: { id: string }): boolean {
   return viewer !== null && (viewer.id === user.id || isAdmin(viewer));
 }
+
+// Conversations ----------------------------------------------------------------
+
+/** A thread with its two participants: the guest and the listing's host. */
+interface ConversationParties {
+  guest_id: string;
+  host_id: string;
+}
+
+const NO_SUCH_CONVERSATION = 'No such conversation.';
+
+export function isParticipant(auth: AuthUser, conversation: ConversationParties): boolean {
+  return conversation.guest_id === auth.id || conversation.host_id === auth.id;
+}
+
+/** Its guest and its host read a thread, and admins for moderation (a read that is recorded: isModerationRead); to anyone else it does not exist. */
+export function mayReadConversation<C extends ConversationParties>(auth: AuthUser, conversation: C | undefined): Access<C> {
+  return conversation && (isParticipant(auth, conversation) || isAdmin(auth)) ? allow(conversation) : notFound(NO_SUCH_CONVERSATION);
+}
+
+/** An admin reading a thread they are not part of: the read is written down. */
+export function isModerationRead(auth: AuthUser, conversation: ConversationParties): boolean {
+  return isAdmin(auth) && !isParticipant(auth, conversation);
+}
+
+/** Only its participants write in a thread, mark it read or block it; an admin who may read it may not speak in it. */
+export function mayTakePartInConversation<C extends ConversationParties>(auth: AuthUser, conversation: C | undefined): Access<C> {
+  if (!conversation || !(isParticipant(auth, conversation) || isAdmin(auth))) return notFound(NO_SUCH_CONVERSATION);
+  return isParticipant(auth, conversation) ? allow(conversation) : forbidden('Admins read conversations for moderation; only its guest and host take part in one.');
+}

@@ -15,6 +15,7 @@ import { findUsersByIds } from '../db/users.js';
 import type { OperationId } from '../generated/operations.gen.js';
 import { ApiError } from '../server/errors.js';
 import type { RequestContext } from '../server/operations.js';
+import { hostResponsesOf } from './conversations/stats.js';
 import { propertyRowToProperty, userRowToUser } from './presenters.js';
 
 /** One answer per id, in the order of `ids`: the operation's 200 body, or the ApiError it would throw. */
@@ -33,7 +34,8 @@ export const batchReads: Partial<Record<OperationId, BatchRead>> = {
   // getUser: anyone may read a live user's public profile; the user themself and admins also see contact details.
   async getUser(ids, ctx) {
     const rows = await findUsersByIds(ctx.deps.db, ids);
-    return inOrder(ids, rows, (row) => userRowToUser(row, ctx.auth), () => new ApiError('not_found', 'No such user.'));
+    const responses = await hostResponsesOf(ctx.deps.db, rows);
+    return inOrder(ids, rows, (row) => userRowToUser(row, ctx.auth, responses.get(row.id)), () => new ApiError('not_found', 'No such user.'));
   },
 
   // getProperty: a listed (not withdrawn) property is public.

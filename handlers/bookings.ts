@@ -33,6 +33,7 @@ import {
   lockListing,
   updateBookingRow,
 } from '../db/bookings.js';
+import { ensureConversation } from '../db/conversations.js';
 import type { Tx } from '../db/index.js';
 import { insertNotifications, type NotificationInput } from '../db/notifications.js';
 import { findLivePayment } from '../db/payments.js';
@@ -194,6 +195,8 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
         const owed = row.status === 'requested'
           ? await notify(trx, [{ kind: 'booking_requested', recipientId: listing.host_id, bookingId: row.id }])
           : [];
+        // The guest's thread with the host about this listing, made or linked to this booking.
+        await ensureConversation(trx, { guestId: auth.id, propertyId: listing.id, bookingId: row.id });
         done = { jobs: [...jobs, ...owed], hostId: listing.host_id };
         return { status: 201 as const, body: bookingRowToBooking(row), headers: { Location: `/bookings/${row.id}` } };
       },

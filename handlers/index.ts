@@ -5,6 +5,7 @@
 import type { Handlers } from '../server/operations.js';
 import { authHandlers } from './auth.js';
 import { bookingHandlers } from './bookings.js';
+import { conversationHandlers } from './conversations.js';
 import { paymentHandlers } from './payments.js';
 import { propertyHandlers } from './properties.js';
 import { reviewHandlers } from './reviews.js';
@@ -17,4 +18,5 @@ export const handlers: Handlers = {
   ...bookingHandlers,
   ...paymentHandlers,
   ...reviewHandlers,
+  ...conversationHandlers,
 };

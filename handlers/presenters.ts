@@ -4,16 +4,18 @@
  * it is named here.
  */
 import type { BookingRow } from '../db/bookings.js';
+import type { ConversationRow, MessageRow } from '../db/conversations.js';
 import type { PaymentRow, RefundRow } from '../db/payments.js';
 import type { PropertyRow } from '../db/properties.js';
 import type { ReviewRow } from '../db/reviews.js';
 import type { UserRow } from '../db/users.js';
-import type { Booking, Payment, PriceBreakdown, Property, Review, User } from '../generated/client/types.gen.js';
+import type { Booking, Conversation, HostResponse, Message, Payment, PriceBreakdown, Property, Review, User } from '../generated/client/types.gen.js';
 import type { AuthUser } from '../server/auth.js';
 import { maySeeContactDetails } from './access.js';
 import { reviewWindow } from './reviews/rules.js';
 
-export function userRowToUser(row: UserRow, viewer: AuthUser | null): User {
+/** `hostResponse`: a host's answering, as getUser shows it on a host's profile (absent from other answers). */
+export function userRowToUser(row: UserRow, viewer: AuthUser | null, hostResponse?: HostResponse): User {
   const user: User = {
     id: row.id,
     role: row.role,
@@ -27,6 +29,7 @@ export function userRowToUser(row: UserRow, viewer: AuthUser | null): User {
     user.email = row.email ?? undefined;
     user.phone = row.phone;
   }
+  if (hostResponse !== undefined) user.host_response = hostResponse;
   return user;
 }
 
@@ -145,5 +148,41 @@ export function reviewRowToReview(row: ReviewRow, windowDays: number): Review {
     editable_until: reviewWindow(row.check_out, windowDays, row.today).lastDay,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function messageRowToMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    conversation_id: row.conversation_id,
+    sender_id: row.sender_id,
+    body: row.body,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+/** A thread as its viewer sees it: their unread count and read marker (0 and null for an admin's moderation read). */
+export function conversationRowToConversation(row: ConversationRow): Conversation {
+  return {
+    id: row.id,
+    property_id: row.property_id,
+    guest_id: row.guest_id,
+    host_id: row.host_id,
+    booking_id: row.booking_id,
+    last_message:
+      row.last_message_id && row.last_message_sender_id && row.last_message_body !== null && row.last_message_created_at
+        ? messageRowToMessage({
+            id: row.last_message_id,
+            conversation_id: row.id,
+            sender_id: row.last_message_sender_id,
+            body: row.last_message_body,
+            created_at: row.last_message_created_at,
+          })
+        : null,
+    unread_count: row.unread_count,
+    last_read_at: row.last_read_at?.toISOString() ?? null,
+    blocked_by: row.blocked_by,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.last_activity_at.toISOString(),
   };
 }

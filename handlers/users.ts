@@ -16,6 +16,7 @@ import { caller, type ResourceHandlers } from '../server/operations.js';
 import { decodeCursor, page } from '../server/pagination.js';
 import { hashPassword, passwordWeakness, verifyPassword } from '../server/passwords.js';
 import { mayListUsers, mayManageAccount, maySeeContactDetails, mustProveCurrentPassword, permit } from './access.js';
+import { hostResponsesOf } from './conversations/stats.js';
 import { userRowToUser } from './presenters.js';
 
 export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getUser' | 'getCurrentUser' | 'updateUser' | 'deleteUser'> = {
@@ -54,7 +55,7 @@ export const userHandlers: ResourceHandlers<'registerUser' | 'listUsers' | 'getU
     const read = async (viewer: AuthUser | null) => {
       const row = await findUserById(db, path.user_id);
       if (!row) throw new ApiError('not_found', 'No such user.');
-      return { body: userRowToUser(row, viewer) };
+      return { body: userRowToUser(row, viewer, (await hostResponsesOf(db, [row])).get(row.id)) };
     };
     // The user themself and admins see the contact details: built for them, never cached, and no-store
     // like every other private answer (no shared cache or browser keeps them).

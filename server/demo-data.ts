@@ -13,6 +13,7 @@
  * written by db/ query functions like every other row.
  */
 import { blockNights, insertPendingBooking, insertRequestedBooking, insertSettledBooking } from '../db/bookings.js';
+import { insertConversationHistory } from '../db/conversations.js';
 import type { Db, Tx } from '../db/index.js';
 import { insertPayment } from '../db/payments.js';
 import { countPropertiesOfHost, insertProperties, type NewProperty } from '../db/properties.js';
@@ -109,6 +110,44 @@ async function insertDemoData(trx: Tx, passwordHash: string, options: SeedOption
   );
   await insertDemoStays(trx, idOf, listings, options);
   await insertDemoRequests(trx, idOf, options);
+  await insertDemoConversations(trx, idOf);
+}
+
+// Conversations ------------------------------------------------------------------
+
+/**
+ * The demo guest's thread with Hana about the Alfama apartment, linked to their
+ * upcoming stay there: a question, the host's answer 35 minutes later (read),
+ * and a later note from the host the guest has not read yet (one unread).
+ */
+async function insertDemoConversations(trx: Tx, idOf: (email: string) => string): Promise<void> {
+  const listing = 'Sunlit Alfama apartment with river view';
+  const guest = idOf('guest@example.com');
+  const host = idOf('host@example.com');
+  const id = demoId(`conversation:guest@example.com:${listing}`);
+  const day = 86_400_000;
+  const asked = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3 * day);
+  const answered = new Date(asked.getTime() + 35 * 60_000);
+  const note = new Date(asked.getTime() + 2 * day);
+  await insertConversationHistory(trx, {
+    conversation: {
+      id,
+      property_id: demoId(`property:${listing}`),
+      guest_id: guest,
+      host_id: host,
+      booking_id: demoId(`booking:guest@example.com:${listing}:12`),
+      created_at: asked,
+    },
+    participants: [
+      { conversation_id: id, user_id: guest, role: 'guest', last_read_at: answered },
+      { conversation_id: id, user_id: host, role: 'host', last_read_at: asked },
+    ],
+    messages: [
+      { id: demoId('message:alfama:1'), conversation_id: id, sender_id: guest, body: 'Hi Hana! Is there a lift, and can we leave our bags before check-in?', created_at: asked },
+      { id: demoId('message:alfama:2'), conversation_id: id, sender_id: host, body: 'Hello! No lift, I am afraid: three floors of stairs. Bags are fine from 10:00.', created_at: answered },
+      { id: demoId('message:alfama:3'), conversation_id: id, sender_id: host, body: 'The 28 tram stops at the door; the key box code comes the day before you arrive.', created_at: note },
+    ],
+  });
 }
 
 type DemoProperty = Omit<NewProperty, 'host_id' | 'photos'> & { host: 'hana' | 'hugo' };

@@ -8,6 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
+import type { MessageDigest } from '../db/conversations.js';
 import type { NotificationContext } from '../db/notifications.js';
 
 export interface MailMessage {
@@ -127,4 +128,19 @@ export function renderNotification(n: NotificationContext, to: string): MailMess
     default:
       throw new Error(`no email for notification kind ${n.kind}`);
   }
+}
+
+/** A conversation's batched email: the messages the recipient has not read, oldest first. */
+export function renderMessageDigest(d: MessageDigest, to: string): MailMessage {
+  const lines = d.messages.map((m) => `${m.sender_name}, ${m.created_at.toISOString()}:\n${m.body}`);
+  const more = d.total > d.messages.length ? `\n\n...and ${d.total - d.messages.length} more.` : '';
+  const count = d.total === 1 ? 'a new message' : `${d.total} new messages`;
+  return {
+    id: `new_messages-${d.id}`,
+    to,
+    subject: `${d.total === 1 ? 'A new message' : `${d.total} new messages`} about ${d.property_name}`,
+    text:
+      `Hello ${d.recipient_name},\n\nyou have ${count} about ${d.property_name}, ${d.property_city}:\n\n` +
+      `${lines.join('\n\n')}${more}\n\nReply in the conversation: /conversations/${d.conversation_id}\n-- \nStaybook\n`,
+  };
 }

@@ -76,6 +76,15 @@ const matrix = {
   deleteReview:               { anonymous: 401, guest: 204, otherGuest: 403, host: 403, otherHost: 403, admin: 204 },
   replyToReview:              { anonymous: 401, guest: 403, otherGuest: 403, host: 200, otherHost: 403, admin: 403 },
   deleteReviewReply:          { anonymous: 401, guest: 403, otherGuest: 403, host: 204, otherHost: 403, admin: 204 },
+  listConversations:          { anonymous: 401, guest: 200, otherGuest: 200, host: 200, otherHost: 200, admin: 200 },
+  // 200, not 201: each of them already has a thread about the listing, made by their createBooking row above.
+  startConversation:          { anonymous: 401, guest: 200, otherGuest: 200, host: 422, otherHost: 200, admin: 200 },
+  getConversation:            { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 200 },
+  listMessages:               { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 200 },
+  sendMessage:                { anonymous: 401, guest: 201, otherGuest: 404, host: 201, otherHost: 404, admin: 403 },
+  markConversationRead:       { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
+  blockConversation:          { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
+  unblockConversation:        { anonymous: 401, guest: 200, otherGuest: 404, host: 200, otherHost: 404, admin: 403 },
 } satisfies Record<string, Row>;
 
 type OperationId = keyof typeof matrix;
@@ -91,6 +100,8 @@ interface Cast {
   booking: { id: string };
   paymentId: string;
   reviewId: string;
+  /** The guest's thread with the host, made by the booking. */
+  conversationId: string;
 }
 let cast: Cast;
 
@@ -211,7 +222,29 @@ const requests: Record<OperationId, (role: Role) => Promise<Call>> = {
     expect(reply.response.status).toBe(200);
     return { method: 'DELETE', path: `/reviews/${review.id}/reply` };
   },
+  listConversations: async () => ({ method: 'GET', path: '/conversations' }),
+  startConversation: async () => ({ method: 'POST', path: '/conversations', body: { property_id: cast.property.id, body: 'Is the loft quiet?' } }),
+  getConversation: async () => ({ method: 'GET', path: `/conversations/${cast.conversationId}` }),
+  listMessages: async () => ({ method: 'GET', path: `/conversations/${cast.conversationId}/messages` }),
+  sendMessage: async () => ({ method: 'POST', path: `/conversations/${cast.conversationId}/messages`, body: { body: 'See you soon.' } }),
+  markConversationRead: async () => ({ method: 'POST', path: `/conversations/${cast.conversationId}/read` }),
+  blockConversation: async (role) => {
+    const thread = await freshConversation(role);
+    return { method: 'POST', path: `/conversations/${thread.id}/block`, token: thread.token };
+  },
+  unblockConversation: async (role) => {
+    const thread = await freshConversation(role);
+    return { method: 'DELETE', path: `/conversations/${thread.id}/block`, token: thread.token };
+  },
 };
+
+/** A fresh thread about the cast's listing, started by the caller when the caller is "guest", else by a new guest. */
+async function freshConversation(role: Role): Promise<{ id: string; token: string | undefined }> {
+  const guest = await createUser(server.client);
+  const started = await api.startConversation({ client: server.client, auth: guest.token, body: { property_id: cast.property.id, body: 'Hello?' } });
+  expect(started.response.status).toBe(201);
+  return { id: started.data!.id, token: role === 'guest' ? guest.token : undefined };
+}
 
 function webhookEvent() {
   return { id: `evt_${randomUUID().replaceAll('-', '')}`, object: 'event', type: 'customer.created', created: Math.floor(Date.now() / 1000), data: { object: { id: 'cus_matrix', object: 'customer' } } };
@@ -225,6 +258,7 @@ beforeAll(async () => {
   const paid = await createBooking(server.client, { guest, property, stay: freshStay() });
   const payment = await payStay(server, paid);
   const review = await createReview(server, { guest, property });
+  const threads = await api.listConversations({ client: server.client, auth: guest.token });
   cast = {
     accounts: {
       guest,
@@ -238,6 +272,7 @@ beforeAll(async () => {
     booking,
     paymentId: payment.id,
     reviewId: review.id,
+    conversationId: threads.data!.data[0]!.id,
   };
 });
 

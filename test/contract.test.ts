@@ -29,6 +29,9 @@ const addedOperationIds = [
   'updatePropertyAvailability', 'replyToReview', 'deleteReviewReply',
   // Issue 16: request-to-book.
   'acceptBooking', 'declineBooking',
+  // Issue 16: conversations.
+  'listConversations', 'startConversation', 'getConversation', 'listMessages', 'sendMessage', 'markConversationRead',
+  'blockConversation', 'unblockConversation',
 ];
 
 const { env, server } = useTestApp();

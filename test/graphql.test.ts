@@ -49,7 +49,9 @@ function expectSameRefusal(rest: { response: Response; error?: unknown }, reply:
 }
 
 /** A GraphQL selection of exactly the fields a REST body has, so both answers can be compared whole. */
-const selectionOf = (body: object) => Object.keys(body).join(' ');
+/** Object-typed fields (which a selection must open, even when their value is null) with their subfields. */
+const NESTED: Record<string, string> = { host_response: 'host_response { conversations response_rate median_response_minutes }' };
+const selectionOf = (body: object) => Object.keys(body).map((key) => NESTED[key] ?? key).join(' ');
 
 const count = async (table: 'users' | 'properties') =>
   Number((await server.deps.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);

@@ -13,6 +13,7 @@ import * as notificationClaims from './2026-11-30T1200-notification-claims.js';
 import * as settlementChecks from './2026-11-30T1300-settlement-checks.js';
 import * as searchIndexes from './2026-11-30T1400-search-indexes.js';
 import * as requestToBook from './2026-12-01T0900-request-to-book.js';
+import * as conversations from './2026-12-01T1000-conversations.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-24T1200-users-and-sessions': usersAndSessions,
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-30T1300-settlement-checks': settlementChecks,
   '2026-11-30T1400-search-indexes': searchIndexes,
   '2026-12-01T0900-request-to-book': requestToBook,
+  '2026-12-01T1000-conversations': conversations,
 };

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { AcceptBookingData, AcceptBookingErrors, AcceptBookingResponses, CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeclineBookingData, DeclineBookingErrors, DeclineBookingResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
+import type { AcceptBookingData, AcceptBookingErrors, AcceptBookingResponses, BlockConversationData, BlockConversationErrors, BlockConversationResponses, CancelBookingData, CancelBookingErrors, CancelBookingResponses, CreateBookingData, CreateBookingErrors, CreateBookingResponses, CreatePaymentData, CreatePaymentErrors, CreatePaymentResponses, CreatePropertyData, CreatePropertyErrors, CreatePropertyResponses, CreateReviewData, CreateReviewErrors, CreateReviewResponses, DeclineBookingData, DeclineBookingErrors, DeclineBookingResponses, DeletePropertyData, DeletePropertyErrors, DeletePropertyResponses, DeleteReviewData, DeleteReviewErrors, DeleteReviewReplyData, DeleteReviewReplyErrors, DeleteReviewReplyResponses, DeleteReviewResponses, DeleteUserData, DeleteUserErrors, DeleteUserResponses, GetBookingData, GetBookingErrors, GetBookingResponses, GetConversationData, GetConversationErrors, GetConversationResponses, GetCurrentUserData, GetCurrentUserErrors, GetCurrentUserResponses, GetPaymentData, GetPaymentErrors, GetPaymentResponses, GetPropertyAvailabilityData, GetPropertyAvailabilityErrors, GetPropertyAvailabilityResponses, GetPropertyData, GetPropertyErrors, GetPropertyResponses, GetReviewData, GetReviewErrors, GetReviewResponses, GetUserData, GetUserErrors, GetUserResponses, HandlePaymentWebhookData, HandlePaymentWebhookErrors, HandlePaymentWebhookResponses, ListBookingsData, ListBookingsErrors, ListBookingsResponses, ListConversationsData, ListConversationsErrors, ListConversationsResponses, ListMessagesData, ListMessagesErrors, ListMessagesResponses, ListPaymentsData, ListPaymentsErrors, ListPaymentsResponses, ListPropertiesData, ListPropertiesErrors, ListPropertiesResponses, ListReviewsData, ListReviewsErrors, ListReviewsResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MarkConversationReadData, MarkConversationReadErrors, MarkConversationReadResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, ReplyToReviewData, ReplyToReviewErrors, ReplyToReviewResponses, SendMessageData, SendMessageErrors, SendMessageResponses, StartConversationData, StartConversationErrors, StartConversationResponses, UnblockConversationData, UnblockConversationErrors, UnblockConversationResponses, UpdateBookingData, UpdateBookingErrors, UpdateBookingResponses, UpdatePropertyAvailabilityData, UpdatePropertyAvailabilityErrors, UpdatePropertyAvailabilityResponses, UpdatePropertyData, UpdatePropertyErrors, UpdatePropertyResponses, UpdateReviewData, UpdateReviewErrors, UpdateReviewResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -730,4 +730,137 @@ export const replyToReview = <ThrowOnError extends boolean = false>(options: Opt
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * List the caller's conversations
+ *
+ * The caller's threads, as guest and as host, newest activity first (the
+ * last message's time, or the thread's start), each with its last message
+ * and the caller's `unread_count`. `role=guest` or `role=host` keeps one
+ * side. Private: `Cache-Control: no-store`.
+ *
+ */
+export const listConversations = <ThrowOnError extends boolean = false>(options?: Options<ListConversationsData, ThrowOnError>) => (options?.client ?? client).get<ListConversationsResponses, ListConversationsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations',
+    ...options
+});
+
+/**
+ * Ask a host about a listing
+ *
+ * Sends a message to the host of a listing, in the caller's one thread
+ * about it: the thread is made by the first message (`201`, `Location`
+ * points at it), later calls append to it (`200`). A booking makes the
+ * thread too, linked to it (`booking_id`). The listing's own host cannot
+ * start one (`422 own_listing`); a withdrawn or unknown listing is `404`;
+ * a thread either side has blocked is `403 conversation_blocked`.
+ *
+ * The host is emailed about new messages at most once per thread every
+ * `MESSAGE_EMAIL_DELAY_SECONDS` (10 minutes by default), listing what
+ * they have not read by then, and nothing when they have read it all.
+ * Send an `Idempotency-Key` to retry safely, as for `createBooking`.
+ *
+ */
+export const startConversation = <ThrowOnError extends boolean = false>(options: Options<StartConversationData, ThrowOnError>) => (options.client ?? client).post<StartConversationResponses, StartConversationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get a conversation
+ *
+ * One thread, for its guest and its host; to anyone else it does not
+ * exist (`404`). Admins may read any thread for moderation, and every
+ * such read is recorded (who, when, what). Private: `Cache-Control: no-store`.
+ *
+ */
+export const getConversation = <ThrowOnError extends boolean = false>(options: Options<GetConversationData, ThrowOnError>) => (options.client ?? client).get<GetConversationResponses, GetConversationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations/{conversation_id}',
+    ...options
+});
+
+/**
+ * List a conversation's messages
+ *
+ * The thread's messages, newest first (by `created_at`, then `id`), so
+ * the first page is what a client shows on opening it and `cursor` scrolls
+ * back. Reading does not mark anything read: `markConversationRead` does.
+ * For its participants and, recorded, admins; anyone else `404`.
+ *
+ */
+export const listMessages = <ThrowOnError extends boolean = false>(options: Options<ListMessagesData, ThrowOnError>) => (options.client ?? client).get<ListMessagesResponses, ListMessagesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations/{conversation_id}/messages',
+    ...options
+});
+
+/**
+ * Send a message
+ *
+ * Appends a message to the thread; only its guest and its host may (an
+ * admin who is not one of them: `403`; anyone else `404`). Refused with
+ * `403 conversation_blocked` while either participant blocks the other.
+ * The other participant's `unread_count` grows by one, their open
+ * streams get a `message.created` event, and they are emailed as for
+ * `startConversation`. Send an `Idempotency-Key` to retry safely.
+ *
+ */
+export const sendMessage = <ThrowOnError extends boolean = false>(options: Options<SendMessageData, ThrowOnError>) => (options.client ?? client).post<SendMessageResponses, SendMessageErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations/{conversation_id}/messages',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Mark a conversation read
+ *
+ * Marks every message of the thread so far read for the caller (a
+ * participant; others `404`, admins `403`): their `unread_count` becomes
+ * 0 and the other participant's streams get a `conversation.read` event.
+ * Messages sent after it are unread again. Idempotent; no body.
+ *
+ */
+export const markConversationRead = <ThrowOnError extends boolean = false>(options: Options<MarkConversationReadData, ThrowOnError>) => (options.client ?? client).post<MarkConversationReadResponses, MarkConversationReadErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations/{conversation_id}/read',
+    ...options
+});
+
+/**
+ * Unblock the other participant
+ *
+ * Lifts the caller's own block (a block by the other participant stays).
+ * Idempotent.
+ *
+ */
+export const unblockConversation = <ThrowOnError extends boolean = false>(options: Options<UnblockConversationData, ThrowOnError>) => (options.client ?? client).delete<UnblockConversationResponses, UnblockConversationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations/{conversation_id}/block',
+    ...options
+});
+
+/**
+ * Block the other participant
+ *
+ * The caller (a participant; others `404`, admins `403`) blocks the other
+ * participant of the thread: no new messages either way until the caller
+ * unblocks it. The thread stays readable. Idempotent; no body.
+ *
+ */
+export const blockConversation = <ThrowOnError extends boolean = false>(options: Options<BlockConversationData, ThrowOnError>) => (options.client ?? client).post<BlockConversationResponses, BlockConversationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/conversations/{conversation_id}/block',
+    ...options
 });

@@ -115,6 +115,7 @@ export type User = {
      * Picture of the user (http or https URL), or null.
      */
     avatar_url: string | null;
+    host_response?: HostResponse;
     created_at: string;
     updated_at: string;
 };
@@ -930,6 +931,162 @@ export type ReviewList = {
 };
 
 /**
+ * The caller's side of a conversation: `guest` (asking about a listing) or `host` (of the listing).
+ */
+export type ConversationRole = 'guest' | 'host';
+
+/**
+ * One message of a conversation.
+ */
+export type Message = {
+    id: string;
+    conversation_id: string;
+    /**
+     * The participant who sent it (the guest or the host).
+     */
+    sender_id: string;
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
+    created_at: string;
+};
+
+/**
+ * A conversation's newest message (a Message), or null for a thread a booking made before anyone wrote.
+ */
+export type LastMessage = {
+    id: string;
+    conversation_id: string;
+    /**
+     * The participant who sent it (the guest or the host).
+     */
+    sender_id: string;
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
+    created_at: string;
+} | null;
+
+/**
+ * A message to the other participant.
+ */
+export type MessageInput = {
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
+};
+
+/**
+ * The first (or next) message of the caller's thread about a listing.
+ */
+export type StartConversationInput = {
+    property_id: string;
+    /**
+     * 1 to 4000 characters, not blank; may span lines (newlines and tabs), no other control characters.
+     */
+    body: string;
+};
+
+/**
+ * A thread between a guest and a listing's host, one per guest and
+ * listing, as the caller sees it (`unread_count`, `last_read_at` are the
+ * caller's; for an admin reading it, 0 and null).
+ *
+ */
+export type Conversation = {
+    id: string;
+    property_id: string;
+    guest_id: string;
+    host_id: string;
+    /**
+     * The guest's latest booking of the listing, or null before there is one.
+     */
+    booking_id: string | null;
+    last_message: LastMessage;
+    /**
+     * Messages of the other participant the caller has not marked read.
+     */
+    unread_count: number;
+    /**
+     * When the caller last marked the thread read, or null.
+     */
+    last_read_at: string | null;
+    /**
+     * The participants who block the other now (empty when none); while not empty no message can be sent.
+     */
+    blocked_by: Array<string>;
+    created_at: string;
+    /**
+     * The last activity (the newest message, or the thread's start); lists sort by it.
+     */
+    updated_at: string;
+};
+
+/**
+ * A page of conversations, newest activity first.
+ */
+export type ConversationList = {
+    data: Array<Conversation>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * A page of messages, newest first.
+ */
+export type MessageList = {
+    data: Array<Message>;
+    /**
+     * Pass as `cursor` for the next (older) page; null on the last page.
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * A participant's read marker of a conversation.
+ */
+export type ConversationRead = {
+    conversation_id: string;
+    user_id: string;
+    /**
+     * Every message sent before this is read.
+     */
+    last_read_at: string;
+    /**
+     * Always 0 right after marking.
+     */
+    unread_count: number;
+};
+
+/**
+ * How a host answers guests, over the conversations guests started with
+ * them in the last 90 days (computed from the messages, never stored):
+ * null when there were none. On a host's profile as `getUser` (and the
+ * GraphQL links to it) returns it; absent for guests and admins, and in
+ * `listUsers`, `getCurrentUser` and the other answers with a User.
+ *
+ */
+export type HostResponse = {
+    /**
+     * Conversations a guest started with the host in the window.
+     */
+    conversations: number;
+    /**
+     * Percent of them the host answered, rounded to a whole percent.
+     */
+    response_rate: number;
+    /**
+     * Median time from the guest's first message to the host's first answer, in whole minutes (rounded); null when none was answered.
+     */
+    median_response_minutes: number | null;
+} | null;
+
+/**
  * Page size.
  */
 export type Limit = number;
@@ -963,6 +1120,11 @@ export type PaymentId = string;
  * The review's id.
  */
 export type ReviewId = string;
+
+/**
+ * The conversation's id.
+ */
+export type ConversationId = string;
 
 /**
  * A unique key for this payment attempt (a UUID v4 is a good choice). The
@@ -3555,3 +3717,615 @@ export type ReplyToReviewResponses = {
 };
 
 export type ReplyToReviewResponse = ReplyToReviewResponses[keyof ReplyToReviewResponses];
+
+export type ListConversationsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only the threads where the caller is the guest, or the host; both when omitted.
+         */
+        role?: ConversationRole;
+        /**
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Opaque position from the previous page's `next_cursor`; omit it for the first page.
+         */
+        cursor?: string;
+    };
+    url: '/conversations';
+};
+
+export type ListConversationsErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type ListConversationsError = ListConversationsErrors[keyof ListConversationsErrors];
+
+export type ListConversationsResponses = {
+    /**
+     * A page of conversations.
+     */
+    200: ConversationList;
+};
+
+export type ListConversationsResponse = ListConversationsResponses[keyof ListConversationsResponses];
+
+export type StartConversationData = {
+    body: StartConversationInput;
+    headers?: {
+        /**
+         * Makes retries safe: the same key with the same body returns the first
+         * response again; with another body it is `409 idempotency_key_reused`.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/conversations';
+};
+
+export type StartConversationErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * A participant of the thread blocks the other, so no message goes either way (`conversation_blocked`).
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * The `Idempotency-Key` was already used with a different request (`idempotency_key_reused`).
+     */
+    409: Problem;
+    /**
+     * The body is larger than the server accepts (`payload_too_large`).
+     */
+    413: Problem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: Problem;
+    /**
+     * The caller is the listing's host, who cannot start a conversation with themself about it (`own_listing`).
+     */
+    422: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type StartConversationError = StartConversationErrors[keyof StartConversationErrors];
+
+export type StartConversationResponses = {
+    /**
+     * The existing thread, with the message appended.
+     */
+    200: Conversation;
+    /**
+     * The new thread with its first message. `Location` points at it.
+     */
+    201: Conversation;
+};
+
+export type StartConversationResponse = StartConversationResponses[keyof StartConversationResponses];
+
+export type GetConversationData = {
+    body?: never;
+    path: {
+        /**
+         * The conversation's id.
+         */
+        conversation_id: string;
+    };
+    query?: never;
+    url: '/conversations/{conversation_id}';
+};
+
+export type GetConversationErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type GetConversationError = GetConversationErrors[keyof GetConversationErrors];
+
+export type GetConversationResponses = {
+    /**
+     * The conversation, with its last message and the caller's unread count.
+     */
+    200: Conversation;
+};
+
+export type GetConversationResponse = GetConversationResponses[keyof GetConversationResponses];
+
+export type ListMessagesData = {
+    body?: never;
+    path: {
+        /**
+         * The conversation's id.
+         */
+        conversation_id: string;
+    };
+    query?: {
+        /**
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Opaque position from the previous page's `next_cursor`; omit it for the first page.
+         */
+        cursor?: string;
+    };
+    url: '/conversations/{conversation_id}/messages';
+};
+
+export type ListMessagesErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type ListMessagesError = ListMessagesErrors[keyof ListMessagesErrors];
+
+export type ListMessagesResponses = {
+    /**
+     * A page of messages.
+     */
+    200: MessageList;
+};
+
+export type ListMessagesResponse = ListMessagesResponses[keyof ListMessagesResponses];
+
+export type SendMessageData = {
+    body: MessageInput;
+    headers?: {
+        /**
+         * Makes retries safe: the same key with the same body returns the first
+         * response again; with another body it is `409 idempotency_key_reused`.
+         *
+         */
+        'Idempotency-Key'?: string;
+    };
+    path: {
+        /**
+         * The conversation's id.
+         */
+        conversation_id: string;
+    };
+    query?: never;
+    url: '/conversations/{conversation_id}/messages';
+};
+
+export type SendMessageErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * A participant of the thread blocks the other, so no message goes either way (`conversation_blocked`).
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * The `Idempotency-Key` was already used with a different request (`idempotency_key_reused`).
+     */
+    409: Problem;
+    /**
+     * The body is larger than the server accepts (`payload_too_large`).
+     */
+    413: Problem;
+    /**
+     * The body is not `application/json` (`unsupported_media_type`).
+     */
+    415: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type SendMessageError = SendMessageErrors[keyof SendMessageErrors];
+
+export type SendMessageResponses = {
+    /**
+     * The message.
+     */
+    201: Message;
+};
+
+export type SendMessageResponse = SendMessageResponses[keyof SendMessageResponses];
+
+export type MarkConversationReadData = {
+    body?: never;
+    path: {
+        /**
+         * The conversation's id.
+         */
+        conversation_id: string;
+    };
+    query?: never;
+    url: '/conversations/{conversation_id}/read';
+};
+
+export type MarkConversationReadErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type MarkConversationReadError = MarkConversationReadErrors[keyof MarkConversationReadErrors];
+
+export type MarkConversationReadResponses = {
+    /**
+     * The caller's read marker.
+     */
+    200: ConversationRead;
+};
+
+export type MarkConversationReadResponse = MarkConversationReadResponses[keyof MarkConversationReadResponses];
+
+export type UnblockConversationData = {
+    body?: never;
+    path: {
+        /**
+         * The conversation's id.
+         */
+        conversation_id: string;
+    };
+    query?: never;
+    url: '/conversations/{conversation_id}/block';
+};
+
+export type UnblockConversationErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type UnblockConversationError = UnblockConversationErrors[keyof UnblockConversationErrors];
+
+export type UnblockConversationResponses = {
+    /**
+     * The conversation, without the caller in `blocked_by`.
+     */
+    200: Conversation;
+};
+
+export type UnblockConversationResponse = UnblockConversationResponses[keyof UnblockConversationResponses];
+
+export type BlockConversationData = {
+    body?: never;
+    path: {
+        /**
+         * The conversation's id.
+         */
+        conversation_id: string;
+    };
+    query?: never;
+    url: '/conversations/{conversation_id}/block';
+};
+
+export type BlockConversationErrors = {
+    /**
+     * The request is not valid (`validation_failed`, with one entry in `errors`
+     * per invalid parameter or body field, unknown body fields included) or its
+     * body is not valid JSON (`malformed_json`).
+     *
+     */
+    400: Problem;
+    /**
+     * No bearer token, or one that is expired, revoked or unknown
+     * (`unauthenticated`). On operations where signing in is optional, only a
+     * token that is sent and not valid gets this answer.
+     *
+     */
+    401: Problem;
+    /**
+     * Signed in, but not allowed to do this (`forbidden`), e.g. not the owner, or not an admin.
+     */
+    403: Problem;
+    /**
+     * No such resource, or one the caller may not see (`not_found`).
+     */
+    404: Problem;
+    /**
+     * Too many requests (`rate_limited`); retry after `Retry-After` seconds.
+     * Every request counts against a budget per client address (and per
+     * bearer token); signing in, registering, booking and paying have
+     * stricter budgets of their own, and repeated sign-ins for one email are
+     * throttled per email and address. `RateLimit-Policy` and `RateLimit`
+     * (draft-ietf-httpapi-ratelimit-headers-11) name the budget that was
+     * exhausted; the same two headers come with every other answer too,
+     * describing the request budget.
+     *
+     */
+    429: Problem;
+    /**
+     * Something failed on the server (`internal_error`). No internals are disclosed; quote `request_id` when reporting it.
+     */
+    500: Problem;
+    /**
+     * Any other error, as a problem document: e.g. `405 method_not_allowed`
+     * (with an `Allow` header), `501 not_implemented`, or `503
+     * service_unavailable` (with `Retry-After`; safe to retry).
+     *
+     */
+    default: Problem;
+};
+
+export type BlockConversationError = BlockConversationErrors[keyof BlockConversationErrors];
+
+export type BlockConversationResponses = {
+    /**
+     * The conversation, with the caller in `blocked_by`.
+     */
+    200: Conversation;
+};
+
+export type BlockConversationResponse = BlockConversationResponses[keyof BlockConversationResponses];

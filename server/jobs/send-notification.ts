@@ -10,6 +10,7 @@
  */
 import { claimNotification, closeUndeliverable, loadNotificationContext, markNotificationAttemptFailed, markNotificationSent } from '../../db/notifications.js';
 import { renderNotification } from '../mail.js';
+import { runMessageDigest } from './send-message-digest.js';
 import type { JobDefinition } from './job.js';
 
 /**
@@ -22,6 +23,8 @@ export const SEND_LEASE_SECONDS = 30;
 export const sendNotification: JobDefinition = {
   retries: 5,
   async run(ctx, notificationId, { final }) {
+    // A conversation's batched email has its own schedule and content (send-message-digest.ts).
+    if (await runMessageDigest(ctx, notificationId, final)) return;
     const claim = await claimNotification(ctx.db, notificationId, SEND_LEASE_SECONDS);
     if (claim.state === 'done') return;
     if (claim.state === 'held') {
