@@ -1,13 +1,14 @@
 /**
- * npm run walk:conversations -- [--url http://127.0.0.1:3000] [--request-expiry-hours 24] [--hold-minutes 15]
+ * npm run walk:conversations -- [--url http://127.0.0.1:3000] [--outbox .data/outbox] [--request-expiry-hours 24] [--hold-minutes 15]
  *
  * The conversations and request-to-book walk a new user takes, against a
  * running server with the demo data (a fresh `npm start`): the demo guest finds
  * a listing that is not instant-bookable and asks its host about it; the host
  * sees the thread with one unread message, reads it and answers; the guest
  * sees the answer unread, reads it, requests a stay on free dates (nothing can
- * be paid yet) and the thread links the request; the host finds it among the
- * requests waiting for her and accepts it; the guest pays with the local
+ * be paid yet) and the thread links the request, which the host is told by
+ * email; she finds it among the requests waiting for her and accepts it (the
+ * guest is told by email); the guest pays with the local
  * provider's test card and the stay is confirmed; a last word each way, read
  * by each side. Unread counts are checked on both sides after every message
  * and read marker, and a stranger is refused the thread. Each step prints what
@@ -19,26 +20,46 @@
  * with nothing unread, and each run requests three nights found free in the
  * listing's calendar at run time. `--request-expiry-hours` and
  * `--hold-minutes` are the server's REQUEST_EXPIRY_HOURS and
- * BOOKING_HOLD_SECONDS / 60, to check the deadlines it sets.
+ * BOOKING_HOLD_SECONDS / 60, to check the deadlines it sets; `--outbox` is
+ * where the server writes its emails (MAIL_OUTBOX_DIR, no SMTP_URL).
  * test/conversations-walk.test.ts runs this same walk against a test server.
  */
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient, createConfig, type Client } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Conversation, Message, Payment, Problem, Property } from '../generated/client/types.gen.js';
 import { addDays, utcToday } from '../server/dates.js';
 import { formatMoney } from '../server/mail.js';
-import { firstFreeRun, isEntryPoint, printPrice, problemOf, registerAndSignIn, reporter } from './walk-support.js';
+import { parseEml, type OutboxEmail } from './walk-payments.js';
+import { firstFreeRun, isEntryPoint, poll, printPrice, problemOf, registerAndSignIn, reporter } from './walk-support.js';
 
 const DEMO_PASSWORD = 'demo-password';
 const NIGHTS = 3;
+/** How long an email may take (a job after the commit) before the walk calls it missing. */
+const EMAIL_WAIT_MS = 15_000;
+
+/** The email of this kind (the outbox names files `<kind>-<notification id>.eml`) that names the booking, once it is there. */
+async function waitForEmail(outboxDir: string, kind: string, bookingId: string): Promise<OutboxEmail | undefined> {
+  return poll(async () => {
+    const files = (await readdir(outboxDir).catch(() => [] as string[])).filter((file) => file.startsWith(`${kind}-`) && file.endsWith('.eml'));
+    for (const file of files) {
+      const email = parseEml(file, await readFile(path.join(outboxDir, file), 'latin1'));
+      if (email.text.includes(`Booking ${bookingId}`)) return email;
+    }
+    return undefined;
+  }, EMAIL_WAIT_MS);
+}
 
 export interface ConversationsWalkOptions {
   /** The server's REQUEST_EXPIRY_HOURS: how long the host has to answer. */
   requestExpiryHours?: number;
   /** The server's BOOKING_HOLD_SECONDS / 60: how long an accepted request waits for payment. */
   holdMinutes?: number;
+  /** Where the server writes its emails (MAIL_OUTBOX_DIR); without it the emails are not checked. */
+  outboxDir?: string;
   print?: (line: string) => void;
 }
 
@@ -69,7 +90,7 @@ const about = (later: string | null | undefined, earlier: string | null | undefi
   Math.abs(ms(later) - ms(earlier) - seconds * 1000) <= 1000;
 
 export async function walkConversations(baseUrl: string, options: ConversationsWalkOptions = {}): Promise<ConversationsWalkResult> {
-  const { requestExpiryHours = 24, holdMinutes = 15, print = () => {} } = options;
+  const { requestExpiryHours = 24, holdMinutes = 15, outboxDir, print = () => {} } = options;
   const client: Client = createClient(createConfig({ baseUrl: baseUrl.replace(/\/$/, '') }));
   const report = reporter(print);
   const { say, step, check } = report;
@@ -86,6 +107,16 @@ export async function walkConversations(baseUrl: string, options: ConversationsW
   /** The thread as one side sees it in their inbox (GET /conversations), first page. */
   const inbox = async (token: string, role: 'guest' | 'host') =>
     need(await api.listConversations({ client, auth: token, query: { role, limit: 20 } }), `listing the ${role}'s conversations`).data;
+  /** Checks that the email of `kind` about the booking reached `to` and says `says`. */
+  const checkEmail = async (kind: string, bookingId: string, to: string, says: string) => {
+    if (!outboxDir) return say(`(no outbox given: the ${kind} email is not checked)`);
+    const email = await waitForEmail(outboxDir, kind, bookingId);
+    if (email) say(`${email.file}: to ${email.to}, "${email.subject}"`);
+    check(
+      !!email && email.to === to && email.text.includes(says),
+      email ? `a ${kind} email to ${to} naming the booking, with "${says}"` : `no ${kind} email naming booking ${bookingId} in ${outboxDir} within ${EMAIL_WAIT_MS / 1000} s (does the server write emails there: MAIL_OUTBOX_DIR, no SMTP_URL?)`,
+    );
+  };
   const today = utcToday();
   const messages: Message[] = [];
 
@@ -198,6 +229,7 @@ export async function walkConversations(baseUrl: string, options: ConversationsW
   check(linked.booking_id === request.id, `GET /conversations/${thread.id}: booking_id ${linked.booking_id}, the request`);
   const calendar = need(await api.getPropertyAvailability({ client, path: { property_id: listing.id }, query: { from: checkIn, to: checkOut } }), 'reading the calendar');
   check(calendar.nights.every((night) => night.status !== 'free'), `the requested nights are held: ${calendar.nights.map((n) => n.status).join(', ')}`);
+  await checkEmail('booking_requested', request.id, host.user.email ?? 'host@example.com', `before ${request.expires_at}`);
 
   step(9, 'The host finds the request (GET /bookings?role=host&status=requested) and accepts it');
   const waiting = need(await api.listBookings({ client, auth: host.token, query: { role: 'host', status: 'requested', limit: 100 } }), 'listing requests').data;
@@ -210,6 +242,7 @@ export async function walkConversations(baseUrl: string, options: ConversationsW
   say(`POST /bookings/${request.id}/accept: ${acceptedCall.response.status} ${accepted.status}, pay by ${accepted.expires_at}`);
   check(acceptedCall.response.status === 200 && accepted.status === 'pending' && accepted.responded_at !== null, '200, pending, responded_at set');
   check(about(accepted.expires_at, accepted.responded_at, holdMinutes * 60), `a hold of ${holdMinutes} minutes from the acceptance`);
+  await checkEmail('booking_accepted', request.id, guest.user.email ?? 'guest@example.com', `Pay by ${accepted.expires_at}`);
   const again = await api.acceptBooking({ client, auth: host.token, path: { booking_id: request.id } });
   check(again.response.status === 409 && codeOf(again) === 'booking_not_requested', `accepting it again: ${problemOf(again)}`);
   const noteText = `Accepted: see you on ${checkIn}!`;
@@ -272,15 +305,17 @@ if (isEntryPoint(import.meta.url)) {
   const { values: args } = parseArgs({
     options: {
       url: { type: 'string', default: 'http://127.0.0.1:3000' },
+      outbox: { type: 'string', default: '.data/outbox' },
       'request-expiry-hours': { type: 'string', default: '24' },
       'hold-minutes': { type: 'string', default: '15' },
     },
   });
-  console.log(`Conversations walk against ${args.url}`);
+  console.log(`Conversations walk against ${args.url}, reading emails from ${path.resolve(args.outbox)}`);
   try {
     const { mismatches } = await walkConversations(args.url, {
       requestExpiryHours: Number(args['request-expiry-hours']),
       holdMinutes: Number(args['hold-minutes']),
+      outboxDir: args.outbox,
       print: (line) => console.log(line),
     });
     process.exitCode = mismatches === 0 ? 0 : 1;

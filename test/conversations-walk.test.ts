@@ -16,7 +16,7 @@ import { walkConversations, type ConversationsWalkResult } from '../scripts/walk
 import { inconsistencies } from './support/consistency.js';
 import { useTestApp } from './support/app.js';
 
-const { server } = useTestApp();
+const { env, server } = useTestApp();
 beforeAll(async () => {
   await seedDemoData(server.deps.db, { bookings: server.deps.config });
 });
@@ -27,7 +27,7 @@ const db = () => server.deps.db;
 async function walk(): Promise<ConversationsWalkResult> {
   const transcript: string[] = [];
   const { requestExpiryHours, bookingHoldSeconds } = server.deps.config;
-  const result = await walkConversations(server.url, { requestExpiryHours, holdMinutes: bookingHoldSeconds / 60, print: (line) => transcript.push(line) });
+  const result = await walkConversations(server.url, { requestExpiryHours, holdMinutes: bookingHoldSeconds / 60, outboxDir: env.outboxDir, print: (line) => transcript.push(line) });
   expect(result.mismatches, transcript.join('\n')).toBe(0);
   expect(transcript.join('\n')).toContain('Done: every step answered as the contract says.');
   return result;
