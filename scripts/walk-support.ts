@@ -39,7 +39,9 @@ export function reporter(print: (line: string) => void = console.log): Report {
 }
 
 
-export function problemOf(result: { response: Response; error?: unknown }): string {
+export function problemOf(result: { response?: Response; error?: unknown }): string {
+  // No response at all: the server did not answer (not started, or gone), and the error says why.
+  if (!result.response) return `no answer: ${String(result.error)}`;
   const problem = result.error as Partial<Problem> | undefined;
   return `${result.response.status} ${problem?.code ?? ''}${problem?.detail ? `: ${problem.detail}` : ''}`;
 }
