@@ -224,7 +224,10 @@ export function graphqlMiddleware(schema: GraphQLSchema, spec: Document, rest: R
     plugins: [
       maxDepthPlugin({ n: config.graphqlMaxDepth, exposeLimits: true }),
       maxAliasesPlugin({ n: config.graphqlMaxAliases, exposeLimits: true }),
-      costLimitPlugin(spec, config.graphqlMaxCost),
+      costLimitPlugin(spec, config.graphqlMaxCost, {
+        'WishlistWithItems.items': config.maxWishlistItems,
+        'SharedWishlist.items': config.maxWishlistItems,
+      }),
       invalidVariableCode,
       ...(config.graphqlIntrospection ? [] : [noIntrospection]),
       ...(config.nodeEnv === 'production' ? [noSuggestions] : []),

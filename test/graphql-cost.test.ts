@@ -85,6 +85,23 @@ describe('the cost limit', () => {
     expect(expectTooCostly(reply, 60).cost).toBe(1 + REST_CALL_COST + (1 + REST_CALL_COST + 20 * 2));
   });
 
+  it('counts a wishlist\'s items by the most a list may hold (MAX_WISHLIST_ITEMS) once they reach a link: 15 aliases of a full list\'s hosts are refused', async () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    const one = `getWishlist(wishlist_id: "${id}") { items { property { host { name } } } }`;
+    // getWishlist 1 + call + (items 1 + 100 × (property 1 + (host 1 + call + name 1))).
+    const list = 1 + REST_CALL_COST + (1 + 100 * (1 + (1 + REST_CALL_COST + 1)));
+    const fanned = Array.from({ length: 15 }, (_, i) => `w${i}: ${one}`).join(' ');
+    const { result: reply, statements } = await counter.count(() => gql(`{ ${fanned} }`));
+    expect(expectTooCostly(reply, loadConfig({}).graphqlMaxCost).cost).toBe(15 * list);
+    expect(statements).toBe(0);
+    // A tighter bound of the server's counts instead of the spec's maxItems (1000).
+    const small = await env.start({ maxWishlistItems: 10, graphqlMaxCost: 100 });
+    expect(expectTooCostly(await gql(`{ ${one} }`, {}, small), 100).cost).toBe(1 + REST_CALL_COST + (1 + 10 * (1 + (1 + REST_CALL_COST + 1))));
+    // Items without links cost what they read: no multiplying.
+    const plain = await gql(`{ getWishlist(wishlist_id: "${id}") { items { property { name } } } }`, {}, small);
+    expect(plain.errors?.map((e) => (e.extensions as { code?: string } | undefined)?.code)).not.toContain('query_too_costly');
+  });
+
   it('counts fragments and every alias', async () => {
     const strict = await env.start({ graphqlMaxCost: 100 });
     const reply = await gql('fragment Ids on PropertyList { data { id } } { a: listProperties(limit: 20) { ...Ids } b: listProperties(limit: 20) { ...Ids } }', {}, strict);

@@ -11,7 +11,11 @@
  *
  * where the page size is the field's `limit` argument (or the spec's default for it,
  * capped at the spec's maximum); a link to a paged operation (property → reviews)
- * counts that operation's default page. graphql-armor's cost limit, used before,
+ * counts that operation's default page. A list inside an answer that is not a page
+ * (a wishlist's items) multiplies its children by the most items it can hold (the
+ * spec's `maxItems`, or a tighter bound the server keeps, MAX_WISHLIST_ITEMS) when
+ * its items call REST (wishlist → items → property → host): 15 aliases of a full
+ * wishlist's hosts are 1,500 link calls, the fan-out issue 13 closed for pages. graphql-armor's cost limit, used before,
  * multiplies only by literal `first`/`last` arguments, so it could not count our
  * `limit` (nor a limit given as a variable).
  */
@@ -51,10 +55,34 @@ export function pageSizes(spec: Document): Map<string, PageSize> {
   return sizes;
 }
 
-function estimator(schema: GraphQLSchema, sizes: Map<string, PageSize>): ComplexityEstimator {
-  return ({ field, args, childComplexity }) => {
+/**
+ * The most items of each list property of the spec's schemas that is not a page's
+ * `data` (pages are counted by their operation's limit), as `Schema.property`;
+ * `tighter` holds bounds the server keeps below the spec's.
+ */
+export function listBounds(spec: Document, tighter: Record<string, number> = {}): Map<string, number> {
+  const bounds = new Map<string, number>();
+  const schemas = (spec.components?.schemas ?? {}) as Record<string, { properties?: Record<string, { type?: string; maxItems?: number }> }>;
+  for (const [name, schema] of Object.entries(schemas)) {
+    const properties = schema.properties ?? {};
+    for (const [property, definition] of Object.entries(properties)) {
+      if (definition.type !== 'array' || definition.maxItems === undefined) continue;
+      if (property === 'data' && 'next_cursor' in properties) continue;
+      bounds.set(`${name}.${property}`, definition.maxItems);
+    }
+  }
+  for (const [key, bound] of Object.entries(tighter)) bounds.set(key, Math.min(bound, bounds.get(key) ?? bound));
+  return bounds;
+}
+
+function estimator(schema: GraphQLSchema, sizes: Map<string, PageSize>, bounds: Map<string, number>): ComplexityEstimator {
+  return ({ type, field, args, childComplexity }) => {
     const plan = planOf(schema, field);
-    if (!plan) return 1 + childComplexity;
+    if (!plan) {
+      // Only lists whose items call REST fan out; a list of plain values costs what it reads.
+      const bound = childComplexity >= REST_CALL_COST ? bounds.get(`${type.name}.${field.name}`) : undefined;
+      return 1 + (bound ?? 1) * childComplexity;
+    }
     const size = sizes.get(plan.operation.operationId);
     let multiplier = 1;
     if (size) {
@@ -72,8 +100,9 @@ function estimator(schema: GraphQLSchema, sizes: Map<string, PageSize>): Complex
  * `extensions` hold `code: query_too_costly`, `status: 400`, the `cost` and the `limit`.
  * Runs at execution (where variables are known), after validation.
  */
-export function costLimitPlugin(spec: Document, maxCost: number): Plugin {
+export function costLimitPlugin(spec: Document, maxCost: number, tighterBounds: Record<string, number> = {}): Plugin {
   const sizes = pageSizes(spec);
+  const bounds = listBounds(spec, tighterBounds);
   const estimators = new WeakMap<GraphQLSchema, ComplexityEstimator>();
   // yoga reuses the parsed document of a repeated query, so its cost (which depends only on the
   // schema, the operation and the variables) is remembered with it: walking the query each time
@@ -86,7 +115,7 @@ export function costLimitPlugin(spec: Document, maxCost: number): Plugin {
     let cost = costs.get(key);
     if (cost === undefined) {
       let estimate = estimators.get(schema);
-      if (!estimate) estimators.set(schema, (estimate = estimator(schema, sizes)));
+      if (!estimate) estimators.set(schema, (estimate = estimator(schema, sizes, bounds)));
       cost = getComplexity({ schema, query: document, variables, operationName, estimators: [estimate] });
       // Bounded: a query sent with ever new variables keeps only its latest costs.
       if (costs.size >= 64) costs.clear();
