@@ -27,6 +27,7 @@
  * owed, which would retire the sweep and the Redis-lost marker) or BullMQ (reloads
  * its scripts, stall checks and age-based retention built in).
  */
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
 import { executeRefund } from './execute-refund.js';
@@ -302,6 +303,10 @@ export function beeQueueRunner(options: BeeOptions): JobRunner {
         jobs.map((job) => {
           const created = (queues.get(job.name) as BeeQueue)
             .createJob({ id: job.id })
+            // Ids of our own, not Redis's counter: a Redis that restarted empty counts from 1
+            // again, and a command of a job from before (a retry in flight when the
+            // connection dropped, resent on reconnect) must not land on a new job of the same id.
+            .setId(randomUUID())
             .retries(jobDefinitions[job.name].retries)
             .backoff('exponential', options.backoffMs);
           return (job.notBefore ? created.delayUntil(job.notBefore) : created).save();
