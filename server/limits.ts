@@ -6,7 +6,7 @@
  *   token); a GraphQL request is one request, because the REST calls it makes in
  *   process never pass through Koa.
  * - Stricter budgets guard the operations worth abusing (signing in, registering,
- *   booking, paying). They wrap those handlers (`limitOperations`), so they hold
+ *   booking, paying, messaging). They wrap those handlers (`limitOperations`), so they hold
  *   whether the operation is called over REST or from a GraphQL query.
  * - Sign-in attempts are counted before the password is checked (rate-limiter-flexible's
  *   `consume` is one atomic INCR in Redis), per address, per email and address,
@@ -82,6 +82,7 @@ function policies(config: Config) {
     registration: { name: 'registration', points: config.rateLimitRegistrations, seconds: 3600, refusal: 'Too many registrations from this address' },
     booking: { name: 'booking', points: config.rateLimitBookings, seconds: 3600, refusal: 'Too many booking changes by this account' },
     payment: { name: 'payment', points: config.rateLimitPayments, seconds: 3600, refusal: 'Too many payment attempts by this account' },
+    message: { name: 'message', points: config.rateLimitMessages, seconds: 3600, refusal: 'Too many messages sent by this account' },
   } satisfies Record<string, Policy>;
 }
 
@@ -91,7 +92,12 @@ const operationBudgets: Partial<Record<OperationId, { budget: keyof Budgets; per
   createBooking: { budget: 'booking', per: 'account' },
   updateBooking: { budget: 'booking', per: 'account' },
   cancelBooking: { budget: 'booking', per: 'account' },
+  acceptBooking: { budget: 'booking', per: 'account' },
+  declineBooking: { budget: 'booking', per: 'account' },
   createPayment: { budget: 'payment', per: 'account' },
+  // A conversation starts with its first message, so both count against one budget.
+  startConversation: { budget: 'message', per: 'account' },
+  sendMessage: { budget: 'message', per: 'account' },
 };
 
 /** The client address of the request being served; operations run inside it (also those a GraphQL query runs). */

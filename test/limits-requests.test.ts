@@ -14,7 +14,7 @@ import { expectProblem } from './support/problems.js';
 import type { TestServer } from './support/server.js';
 import { useTestApp } from './support/app.js';
 import { createPaymentAs } from './support/payments.js';
-import { createBooking, createProperty, createUser, fromToday, uniqueEmail } from './support/factories.js';
+import { createBooking, createHost, createProperty, createUser, fromToday, uniqueEmail } from './support/factories.js';
 
 const { env, server: unlimited } = useTestApp();
 
@@ -200,5 +200,56 @@ describe('createBooking and createPayment', () => {
     expect(refused.response.headers.get('ratelimit-policy')).toBe('"payment";q=1;w=3600');
     const payments = await server.deps.db.selectFrom('payments').where('booking_id', '=', second.id).selectAll().execute();
     expect(payments).toHaveLength(0);
+  });
+});
+
+describe('messages and a host\'s decisions', () => {
+  it('refuses an account more than RATE_LIMIT_MESSAGES messages an hour, first messages included, and stores nothing more', async () => {
+    const server = await limited({ rateLimitMessages: 2 });
+    const host = await createHost(unlimited.client);
+    const [first, second] = [await createProperty(unlimited.client, host), await createProperty(unlimited.client, host)];
+    const guest = await createUser(unlimited.client);
+    const started = await api.startConversation({
+      client: server.client, auth: guest.token, headers: { 'X-Forwarded-For': '198.51.100.90' }, body: { property_id: first.id, body: 'Is it quiet?' },
+    });
+    expect(started.response.status).toBe(201);
+    const conversationId = started.data!.id;
+    const reply = () => api.sendMessage({
+      client: server.client, auth: guest.token, headers: { 'X-Forwarded-For': '198.51.100.91' }, path: { conversation_id: conversationId }, body: { body: 'And parking?' },
+    });
+    expect((await reply()).response.status).toBe(201);
+
+    const third = await reply();
+    const elsewhere = await api.startConversation({
+      client: server.client, auth: guest.token, headers: { 'X-Forwarded-For': '198.51.100.92' }, body: { property_id: second.id, body: 'Free in May?' },
+    });
+
+    expectProblem(third, 429, 'rate_limited');
+    expect(third.response.headers.get('ratelimit-policy')).toBe('"message";q=2;w=3600');
+    expectProblem(elsewhere, 429, 'rate_limited');
+    const messages = await server.deps.db.selectFrom('messages').where('sender_id', '=', guest.id).select('body').execute();
+    expect(messages.map((row) => row.body).sort()).toEqual(['And parking?', 'Is it quiet?']);
+    expect(await server.deps.db.selectFrom('conversations').where('guest_id', '=', guest.id).select('id').execute()).toHaveLength(1);
+    // The host still answers: the budget is the sender's own.
+    const answer = await api.sendMessage({ client: server.client, auth: host.token, path: { conversation_id: conversationId }, body: { body: 'Very quiet.' } });
+    expect(answer.response.status).toBe(201);
+  });
+
+  it('counts a host\'s accepts and declines against the booking budget', async () => {
+    const server = await limited({ rateLimitBookings: 1 });
+    const host = await createHost(unlimited.client);
+    const listing = await createProperty(unlimited.client, host, { instant_book: false });
+    const [one, two] = [
+      await createBooking(unlimited.client, { property: listing, stay: { check_in: fromToday(70), check_out: fromToday(71) } }),
+      await createBooking(unlimited.client, { property: listing, stay: { check_in: fromToday(72), check_out: fromToday(73) } }),
+    ];
+    expect((await api.acceptBooking({ client: server.client, auth: host.token, path: { booking_id: one.id } })).response.status).toBe(200);
+
+    const refused = await api.declineBooking({ client: server.client, auth: host.token, path: { booking_id: two.id }, body: { reason: 'Not those dates' } });
+
+    expectProblem(refused, 429, 'rate_limited');
+    expect(refused.response.headers.get('ratelimit-policy')).toBe('"booking";q=1;w=3600');
+    const row = await server.deps.db.selectFrom('bookings').where('id', '=', two.id).select('status').executeTakeFirstOrThrow();
+    expect(row.status).toBe('requested');
   });
 });
