@@ -29,7 +29,7 @@ export const eventHandlers: ResourceHandlers<'streamEvents'> = {
     const user = caller(ctx);
     const { deps } = ctx;
     // Checked and then counted (subscribe registers before its first await) in one turn of the event loop.
-    assertStreamAllowed(deps.config, deps.events.following(user.id));
+    assertStreamAllowed(deps.config, { mine: deps.events.following(user.id), all: deps.events.following() });
     const body = new PassThrough();
     let stop: (() => void) | undefined;
     let heartbeat: NodeJS.Timeout | undefined;

@@ -63,8 +63,8 @@ export interface LiveEvents {
    * the process shutting down).
    */
   subscribe(userId: string, listener: LiveEventListener, options?: FollowOptions): Promise<() => void>;
-  /** How many follows of `userId` this process has open (the per-user stream limit). */
-  following(userId: string): number;
+  /** How many follows of `userId` this process has open (the per-user stream limit); without a user, of everyone (the per-process limit). */
+  following(userId?: string): number;
   /** Ends every follow of this process (their `onEnd` is called) and refuses new ones: the first step of a shutdown. */
   endAll(): void;
   close(): Promise<void>;
@@ -109,6 +109,8 @@ interface Follower {
  */
 class Fanout {
   readonly followers = new Map<string, Set<Follower>>();
+  /** Every user's follows together, kept as they come and go rather than summed per new stream. */
+  private total = 0;
   ended = false;
 
   constructor(private readonly backlog: Backlog, private readonly log: LogFn) {}
@@ -137,9 +139,11 @@ class Fanout {
     const follower: Follower = { listener, options, lastId: '0-0', held: [] };
     const set = this.followers.get(userId) ?? new Set();
     set.add(follower);
+    this.total += 1;
     this.followers.set(userId, set);
     const stop = () => {
-      set.delete(follower);
+      // endAll may have let go of it already; a follow is uncounted once.
+      if (set.delete(follower)) this.total -= 1;
       if (set.size === 0 && this.followers.get(userId) === set) this.followers.delete(userId);
     };
     try {
@@ -179,14 +183,17 @@ class Fanout {
     }
   }
 
-  following(userId: string): number {
+  following(userId?: string): number {
+    if (userId === undefined) return this.total;
     return this.followers.get(userId)?.size ?? 0;
   }
 
   endAll(): void {
     this.ended = true;
     const all = [...this.followers.values()].flatMap((set) => [...set]);
+    for (const set of this.followers.values()) set.clear();
     this.followers.clear();
+    this.total = 0;
     for (const follower of all) follower.options.onEnd?.();
   }
 }

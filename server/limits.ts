@@ -314,13 +314,25 @@ export function addressKey(ip: string): string {
 
 /**
  * Open event streams (GET /events) are a budget of concurrency, not of rate: an account
- * may hold LIVE_MAX_STREAMS at once on one process (`open` is how many it holds there);
- * one more is 429, to retry once one has closed. Counted per process, in memory: a
- * stream lives on one process, and a count in Redis would outlive a process that dies.
+ * may hold LIVE_MAX_STREAMS at once on one process (`mine` is how many it holds there);
+ * one more is 429, to retry once one has closed. The process as a whole holds at most
+ * LIVE_MAX_STREAMS_PER_PROCESS (`all`): past that it is full, not the caller at fault,
+ * so 503, which a client retries (and a load balancer may send to another process).
+ * Counted per process, in memory: a stream lives on one process, and a count in Redis
+ * would outlive a process that dies.
  */
-export function assertStreamAllowed(config: Pick<Config, 'liveMaxStreams' | 'liveHeartbeatSeconds'>, open: number): void {
-  if (open < config.liveMaxStreams) return;
-  throw new ApiError('rate_limited', `At most ${config.liveMaxStreams} event streams may be open at once; close one first.`, undefined, {
-    'Retry-After': String(config.liveHeartbeatSeconds),
-  });
+export function assertStreamAllowed(
+  config: Pick<Config, 'liveMaxStreams' | 'liveMaxStreamsPerProcess' | 'liveHeartbeatSeconds'>,
+  open: { mine: number; all: number },
+): void {
+  if (open.mine >= config.liveMaxStreams) {
+    throw new ApiError('rate_limited', `At most ${config.liveMaxStreams} event streams may be open at once; close one first.`, undefined, {
+      'Retry-After': String(config.liveHeartbeatSeconds),
+    });
+  }
+  if (open.all >= config.liveMaxStreamsPerProcess) {
+    throw new ApiError('service_unavailable', 'This server holds as many event streams as it can; reconnect shortly.', undefined, {
+      'Retry-After': String(config.liveHeartbeatSeconds),
+    });
+  }
 }

@@ -280,6 +280,24 @@ describe('limits and endings', () => {
     expect((await following(one, user)).status).toBe(200);
   });
 
+  it('refuses a stream past LIVE_MAX_STREAMS_PER_PROCESS of all accounts with 503 and Retry-After, and takes one again after a close', async () => {
+    const full = await env.start({ liveMaxStreamsPerProcess: 2, liveHeartbeatSeconds: 1 });
+    const [first, second, third] = [await createUser(full.client), await createUser(full.client), await createUser(full.client)];
+    const streams = [await following(full, first), await following(full, second)];
+
+    const refused = await follow(full, third);
+
+    expect(refused.status).toBe(503);
+    expect(refused.problem).toMatchObject({ code: 'service_unavailable' });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(full.deps.events.following()).toBe(2);
+    // Another process is not full.
+    expect((await following(one, third)).status).toBe(200);
+    streams[0]!.close();
+    await eventually(async () => expect(full.deps.events.following()).toBe(1));
+    expect((await following(full, third)).status).toBe(200);
+  });
+
   it('ends the stream at the next heartbeat once its session is signed out', async () => {
     const user = await createUser(one.client);
     const stream = await following(two, user);

@@ -1056,8 +1056,9 @@ export const blockConversation = <ThrowOnError extends boolean = false>(options:
  *
  * **Limits.** One account may have `LIVE_MAX_STREAMS` (5) streams open
  * per server process; one more is `429`. While live events cannot be
- * followed (the server's Redis is unreachable, or the server is shutting
- * down) opening a stream is `503` with `Retry-After`; a stream already
+ * followed (the server's Redis is unreachable, the server is shutting
+ * down, or it already holds `LIVE_MAX_STREAMS_PER_PROCESS` (5000) streams
+ * of all accounts) opening a stream is `503` with `Retry-After`; a stream already
  * open stays open through a Redis outage and is sent what it missed once
  * Redis is back. A shutting-down server ends its streams; clients
  * reconnect (to another process) with `Last-Event-ID`.
