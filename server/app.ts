@@ -46,7 +46,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function createApp(options: AppOptions): Promise<App> {
   const { spec, deps, redis } = options;
   const logger = options.logger ?? createLogger(deps.config, options.log);
-  const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs, cache: deps.cache });
+  const metrics = createMetrics({ pool: options.pool, jobs: deps.jobs, cache: deps.cache, events: deps.events });
   // openapi-backend dereferences the document it is given; keep ours pristine for /openapi.json.
   const api = await createApi(structuredClone(spec), options.handlers, deps);
   // Behind TRUST_PROXY reverse proxies, the client address is the one the outermost of them appended to

@@ -1,14 +1,15 @@
 /**
  * Prometheus metrics for `GET /metrics` (prom-client): the latency of every request
  * by operation, method and status (its `_count` is the request rate), the PostgreSQL
- * pool's connections, the job queues' depth and failures, and Node's default process
- * metrics. Each app has its own registry, so several servers in one process (the
+ * pool's connections, the job queues' depth and failures, the open live-event streams,
+ * and Node's default process metrics. Each app has its own registry, so several servers in one process (the
  * tests) count separately.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheCounts, ReadCache } from './cache.js';
 import type { PoolUsage } from '../db/index.js';
 import type { JobRunner } from './jobs/queue.js';
+import type { LiveEvents } from './events.js';
 
 /** A scrape never waits longer than this for the queue's counts (Redis may be slow or gone). */
 const JOB_STATS_TIMEOUT_MS = 500;
@@ -24,6 +25,7 @@ export function createMetrics(options: {
   pool: PoolUsage | undefined;
   jobs: Pick<JobRunner, 'stats'>;
   cache?: Pick<ReadCache, 'counts'> | undefined;
+  events?: Pick<LiveEvents, 'following'> | undefined;
 }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -61,6 +63,11 @@ export function createMetrics(options: {
     cacheCounter('hits', 'staybook_cache_hits_total', 'Cached reads answered from Redis, by operation.');
     cacheCounter('misses', 'staybook_cache_misses_total', 'Cached reads not found in Redis (or Redis unavailable), by operation.');
     cacheCounter('rebuilds', 'staybook_cache_rebuilds_total', 'Answers built from PostgreSQL for the cache, by operation (one per entry at a time).');
+  }
+
+  const { events } = options;
+  if (events) {
+    gauge(registry, 'staybook_live_streams', 'Event streams (GET /events) this process holds open; new ones are refused at LIVE_MAX_STREAMS_PER_PROCESS.', () => events.following());
   }
 
   const jobs = new Gauge({

@@ -291,6 +291,9 @@ describe('limits and endings', () => {
     expect(refused.problem).toMatchObject({ code: 'service_unavailable' });
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(full.deps.events.following()).toBe(2);
+    // What an operator sees coming: the open streams on the process's metrics.
+    const metrics = await (await fetch(new URL('/metrics', full.url))).text();
+    expect(metrics).toMatch(/^staybook_live_streams 2$/m);
     // Another process is not full.
     expect((await following(one, third)).status).toBe(200);
     streams[0]!.close();
