@@ -78,18 +78,37 @@ export interface ConversationListOptions {
   limit: number;
 }
 
-/** A user's threads, newest activity first; each side is answered by its own index. */
+/**
+ * A user's threads, newest activity first; each side is answered by its own index.
+ * Both sides at once are each side's page, merged: `guest_id = me or host_id = me`
+ * would read and sort every thread of the user for each page (a BitmapOr, or a
+ * sequential scan for a guest with 20k threads). The sides never share a thread
+ * (conversations_parties_check), so the page is among the two sides' pages.
+ */
 export async function listConversationsOf(db: Db, options: ConversationListOptions): Promise<ConversationRow[]> {
   let query = selectConversations(db, options.userId);
   query =
     options.role === 'guest' ? query.where('c.guest_id', '=', options.userId)
     : options.role === 'host' ? query.where('c.host_id', '=', options.userId)
-    : query.where((eb) => eb.or([eb('c.guest_id', '=', options.userId), eb('c.host_id', '=', options.userId)]));
+    : query.where('c.id', 'in', (eb) =>
+        eb.selectFrom(pageOfSide(db, 'guest_id', options).as('g')).select('g.id')
+          .unionAll(eb.selectFrom(pageOfSide(db, 'host_id', options).as('h')).select('h.id')),
+      );
   if (options.after) {
     const { activityAt, id } = options.after;
     query = query.where((eb) => eb(eb.refTuple('c.last_activity_at', 'c.id'), '<', eb.tuple(new Date(activityAt), id)));
   }
   return query.orderBy('c.last_activity_at', 'desc').orderBy('c.id', 'desc').limit(options.limit + 1).execute();
+}
+
+/** The ids of one side's page of the user's threads: a range of conversations_guest_activity_idx or conversations_host_activity_idx. */
+function pageOfSide(db: Db, side: 'guest_id' | 'host_id', options: ConversationListOptions) {
+  let query = db.selectFrom('conversations').select('id').where(side, '=', options.userId);
+  if (options.after) {
+    const { activityAt, id } = options.after;
+    query = query.where((eb) => eb(eb.refTuple('last_activity_at', 'id'), '<', eb.tuple(new Date(activityAt), id)));
+  }
+  return query.orderBy('last_activity_at', 'desc').orderBy('id', 'desc').limit(options.limit + 1);
 }
 
 /** The thread's parties, locked (FOR NO KEY UPDATE) until the transaction ends: the lock every writer of its messages and markers takes. */

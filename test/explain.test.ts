@@ -9,10 +9,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listConversationsOf } from '../db/conversations.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { explainServedQueries, type PlanReport } from '../scripts/explain.js';
-import { SEED_VERSION, seedAtScale, seedId, seedState } from '../scripts/seed-scale.js';
+import { HEAVY_HOST_ORDINAL, SEED_VERSION, seedAtScale, seedId, seedState } from '../scripts/seed-scale.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const run = promisify(execFile);
@@ -94,6 +95,27 @@ describe('db:seed --size medium', () => {
     expect(other).toMatchObject({ code: 1, out: expect.stringContaining('refusing to seed large') });
     expect(await count('select count(*)::int as n from properties')).toBe(seeded.counts.properties);
   }, 60_000);
+});
+
+describe('listConversationsOf on the medium seed', () => {
+  it('pages through both sides of a user\'s threads exactly as `guest_id = me or host_id = me` orders them', async () => {
+    // The heavy host answers ~2k threads and asked about 200 listings as a guest, interleaved in time.
+    const me = seedId(1, HEAVY_HOST_ORDINAL);
+    const { rows: expected } = await sql<{ id: string }>`
+      select id from conversations where guest_id = ${me} or host_id = ${me} order by last_activity_at desc, id desc
+    `.execute(database.db);
+    expect(expected.length).toBeGreaterThan(2_000);
+    const seen: string[] = [];
+    let after: { activityAt: string; id: string } | undefined;
+    for (;;) {
+      const rows = await listConversationsOf(database.db, { userId: me, limit: 50, after });
+      seen.push(...rows.slice(0, 50).map((row) => row.id));
+      if (rows.length <= 50) break;
+      const last = rows[49]!;
+      after = { activityAt: last.last_activity_at.toISOString(), id: last.id };
+    }
+    expect(seen).toEqual(expected.map((row) => row.id));
+  });
 });
 
 describe('npm run explain', () => {
