@@ -365,6 +365,11 @@ export async function hostResponseCounts(db: Db | Tx, hostIds: readonly string[]
         (select min(m.created_at) from messages m where m.conversation_id = c.id and m.sender_id = c.host_id) as answered_at
       from conversations c
       where c.host_id in (${sql.join(hostIds.map((id) => sql`${id}::uuid`))})
+        -- A thread's last activity is its newest message's time (insertMessage moves it to each
+        -- new message, always later than the one before; insertConversationHistory sets it to the
+        -- newest one's), so a thread last active before the window has no message in it: the same
+        -- answer, from a range of conversations_host_activity_idx instead of all the host's threads.
+        and c.last_activity_at >= now() - make_interval(days => ${days})
     )
     select host_id::text as host_id, count(*)::int as conversations, count(answered_at)::int as answered,
       percentile_cont(0.5) within group (order by extract(epoch from answered_at - asked_at)) as median_seconds

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listConversationsOf } from '../db/conversations.js';
+import { hostResponseCounts, listConversationsOf, type HostResponseCounts } from '../db/conversations.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { explainServedQueries, type PlanReport } from '../scripts/explain.js';
@@ -115,6 +115,33 @@ describe('listConversationsOf on the medium seed', () => {
       after = { activityAt: last.last_activity_at.toISOString(), id: last.id };
     }
     expect(seen).toEqual(expected.map((row) => row.id));
+  });
+});
+
+describe('hostResponseCounts on the medium seed', () => {
+  it('gives every host the numbers it gave before it kept to threads active in the window', async () => {
+    // now() is the transaction's: both read the same window.
+    await database.db.transaction().execute(async (trx) => {
+      const { rows: hosts } = await sql<{ id: string }>`select id::text from users where role = 'host' and email like '%@seed.staybook.test'`.execute(trx);
+      // The query as it was: every thread of each host, its first messages read by subqueries.
+      const { rows: expected } = await sql<HostResponseCounts>`
+        with firsts as (
+          select c.host_id,
+            (select min(m.created_at) from messages m where m.conversation_id = c.id and m.sender_id = c.guest_id) as asked_at,
+            (select min(m.created_at) from messages m where m.conversation_id = c.id and m.sender_id = c.host_id) as answered_at
+          from conversations c where c.host_id = any(${hosts.map((h) => h.id)}::uuid[])
+        )
+        select host_id::text as host_id, count(*)::int as conversations, count(answered_at)::int as answered,
+          percentile_cont(0.5) within group (order by extract(epoch from answered_at - asked_at)) as median_seconds
+        from firsts
+        where asked_at >= now() - make_interval(days => 90) and (answered_at is null or answered_at > asked_at)
+        group by host_id order by host_id
+      `.execute(trx);
+      expect(expected.length).toBeGreaterThan(150);
+      const counts = await hostResponseCounts(trx, hosts.map((h) => h.id), 90);
+      const byHost = (a: HostResponseCounts, b: HostResponseCounts) => a.host_id.localeCompare(b.host_id);
+      expect(counts.sort(byHost)).toEqual(expected.map((row) => ({ ...row, median_seconds: row.median_seconds === null ? null : Number(row.median_seconds) })).sort(byHost));
+    });
   });
 });
 
