@@ -360,10 +360,13 @@ export async function hostResponseCounts(db: Db | Tx, hostIds: readonly string[]
   if (hostIds.length === 0) return [];
   const { rows } = await sql<HostResponseCounts>`
     with firsts as (
-      select c.host_id,
-        (select min(m.created_at) from messages m where m.conversation_id = c.id and m.sender_id = c.guest_id) as asked_at,
-        (select min(m.created_at) from messages m where m.conversation_id = c.id and m.sender_id = c.host_id) as answered_at
-      from conversations c
+      select c.host_id, f.asked_at, f.answered_at
+      from conversations c,
+        -- One read of the thread's messages for both: as two subqueries, each was planned again
+        -- wherever the outer query names its column (seven reads of the thread).
+        lateral (select min(m.created_at) filter (where m.sender_id = c.guest_id) as asked_at,
+            min(m.created_at) filter (where m.sender_id = c.host_id) as answered_at
+          from messages m where m.conversation_id = c.id) f
       where c.host_id in (${sql.join(hostIds.map((id) => sql`${id}::uuid`))})
         -- A thread's last activity is its newest message's time (insertMessage moves it to each
         -- new message, always later than the one before; insertConversationHistory sets it to the
