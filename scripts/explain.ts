@@ -8,7 +8,8 @@
  * numbers, wishlists) with representative parameters, and run as
  * `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` instead of as itself. Prints a table
  * (shape, the plan's top node, indexes used, time, buffers) and exits 1 when a
- * plan reads `properties`, `bookings` or `reviews` by a sequential scan.
+ * plan reads a watched table (listings, stays, reviews, conversations, messages,
+ * wishlists and their items) by a sequential scan.
  *
  * --without-index NAME drops that index inside a transaction, explains, and
  * rolls back: the way to show which shapes an index carries.
@@ -32,7 +33,7 @@ import { findSharedWishlist, findWishlistItems, listWishlists } from '../db/wish
 import { HEAVY_HOST_ORDINAL, heavyGuestOrdinal, heavyHostQuestion, LONG_THREAD_PROPERTY_ORDINAL, seedId, SIZES, wishlistOrdinal } from './seed-scale.js';
 
 /** The tables a served query must never read whole. */
-export const WATCHED_TABLES = ['properties', 'bookings', 'reviews'];
+export const WATCHED_TABLES = ['properties', 'bookings', 'reviews', 'conversations', 'messages', 'wishlists', 'wishlist_items'];
 
 export interface PlanReport {
   shape: string;
