@@ -67,7 +67,7 @@ const PAST_DAYS = 730;
 const SPAN_DAYS = 1095;
 
 /**
- * The generated users who host every 100th listing (10k stays at large) and who is the
+ * The heavy host hosts every 100th listing (10k stays at large); the heavy guest is the
  * guest of every stay whose ordinal ends in 07: the 8th stay of each listing, a tenth of all.
  */
 export const HEAVY_HOST_ORDINAL = 0;
