@@ -78,18 +78,37 @@ export interface ConversationListOptions {
   limit: number;
 }
 
-/** A user's threads, newest activity first; each side is answered by its own index. */
+/**
+ * A user's threads, newest activity first; each side is answered by its own index.
+ * Both sides at once are each side's page, merged: `guest_id = me or host_id = me`
+ * would read and sort every thread of the user for each page (a BitmapOr, or a
+ * sequential scan for a guest with 20k threads). The sides never share a thread
+ * (conversations_parties_check), so the page is among the two sides' pages.
+ */
 export async function listConversationsOf(db: Db, options: ConversationListOptions): Promise<ConversationRow[]> {
   let query = selectConversations(db, options.userId);
   query =
     options.role === 'guest' ? query.where('c.guest_id', '=', options.userId)
     : options.role === 'host' ? query.where('c.host_id', '=', options.userId)
-    : query.where((eb) => eb.or([eb('c.guest_id', '=', options.userId), eb('c.host_id', '=', options.userId)]));
+    : query.where('c.id', 'in', (eb) =>
+        eb.selectFrom(pageOfSide(db, 'guest_id', options).as('g')).select('g.id')
+          .unionAll(eb.selectFrom(pageOfSide(db, 'host_id', options).as('h')).select('h.id')),
+      );
   if (options.after) {
     const { activityAt, id } = options.after;
     query = query.where((eb) => eb(eb.refTuple('c.last_activity_at', 'c.id'), '<', eb.tuple(new Date(activityAt), id)));
   }
   return query.orderBy('c.last_activity_at', 'desc').orderBy('c.id', 'desc').limit(options.limit + 1).execute();
+}
+
+/** The ids of one side's page of the user's threads: a range of conversations_guest_activity_idx or conversations_host_activity_idx. */
+function pageOfSide(db: Db, side: 'guest_id' | 'host_id', options: ConversationListOptions) {
+  let query = db.selectFrom('conversations').select('id').where(side, '=', options.userId);
+  if (options.after) {
+    const { activityAt, id } = options.after;
+    query = query.where((eb) => eb(eb.refTuple('last_activity_at', 'id'), '<', eb.tuple(new Date(activityAt), id)));
+  }
+  return query.orderBy('last_activity_at', 'desc').orderBy('id', 'desc').limit(options.limit + 1);
 }
 
 /** The thread's parties, locked (FOR NO KEY UPDATE) until the transaction ends: the lock every writer of its messages and markers takes. */
@@ -341,11 +360,19 @@ export async function hostResponseCounts(db: Db | Tx, hostIds: readonly string[]
   if (hostIds.length === 0) return [];
   const { rows } = await sql<HostResponseCounts>`
     with firsts as (
-      select c.host_id,
-        (select min(m.created_at) from messages m where m.conversation_id = c.id and m.sender_id = c.guest_id) as asked_at,
-        (select min(m.created_at) from messages m where m.conversation_id = c.id and m.sender_id = c.host_id) as answered_at
-      from conversations c
+      select c.host_id, f.asked_at, f.answered_at
+      from conversations c,
+        -- One read of the thread's messages for both: as two subqueries, each was planned again
+        -- wherever the outer query names its column (seven reads of the thread).
+        lateral (select min(m.created_at) filter (where m.sender_id = c.guest_id) as asked_at,
+            min(m.created_at) filter (where m.sender_id = c.host_id) as answered_at
+          from messages m where m.conversation_id = c.id) f
       where c.host_id in (${sql.join(hostIds.map((id) => sql`${id}::uuid`))})
+        -- A thread's last activity is its newest message's time (insertMessage moves it to each
+        -- new message, always later than the one before; insertConversationHistory sets it to the
+        -- newest one's), so a thread last active before the window has no message in it: the same
+        -- answer, from a range of conversations_host_activity_idx instead of all the host's threads.
+        and c.last_activity_at >= now() - make_interval(days => ${days})
     )
     select host_id::text as host_id, count(*)::int as conversations, count(answered_at)::int as answered,
       percentile_cont(0.5) within group (order by extract(epoch from answered_at - asked_at)) as median_seconds

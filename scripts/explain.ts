@@ -4,10 +4,12 @@
  * Proves every served query shape on the data in DATABASE_URL (seed it with
  * `npm run db:seed -- --size large`): each shape is built by the real query
  * function of db/*.ts (searchProperties, listBookings, listReviews, the
- * availability queries) with representative parameters, and run as
+ * availability queries, conversations and their messages, hosts' response
+ * numbers, wishlists) with representative parameters, and run as
  * `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` instead of as itself. Prints a table
  * (shape, the plan's top node, indexes used, time, buffers) and exits 1 when a
- * plan reads `properties`, `bookings` or `reviews` by a sequential scan.
+ * plan reads a watched table (listings, stays, reviews, conversations, messages,
+ * wishlists and their items) by a sequential scan.
  *
  * --without-index NAME drops that index inside a transaction, explains, and
  * rolls back: the way to show which shapes an index carries.
@@ -25,11 +27,13 @@ import pg from 'pg';
 import type { DB, Db } from '../db/index.js';
 import { findBlockedNights, findHeldStays, listBookings } from '../db/bookings.js';
 import { findPropertyById, searchProperties, sortValueOf, type PropertySearch, type PropertySort } from '../db/properties.js';
+import { findConversation, hostResponseCounts, listConversationsOf, listMessagesOf, type ConversationListOptions } from '../db/conversations.js';
 import { listReviews } from '../db/reviews.js';
-import { HEAVY_HOST_ORDINAL, heavyGuestOrdinal, seedId, SIZES } from './seed-scale.js';
+import { findSharedWishlist, findWishlistItems, listWishlists } from '../db/wishlists.js';
+import { HEAVY_HOST_ORDINAL, heavyGuestOrdinal, heavyHostQuestion, LONG_THREAD_PROPERTY_ORDINAL, seedId, SIZES, wishlistOrdinal } from './seed-scale.js';
 
 /** The tables a served query must never read whole. */
-export const WATCHED_TABLES = ['properties', 'bookings', 'reviews'];
+export const WATCHED_TABLES = ['properties', 'bookings', 'reviews', 'conversations', 'messages', 'wishlists', 'wishlist_items'];
 
 export interface PlanReport {
   shape: string;
@@ -239,6 +243,40 @@ export async function explainServedQueries(databaseUrl: string, options: Explain
     }
     await shape('listReviews by an author', (db) => listReviews(db, { authorId: heavyGuest, limit }));
     await shape('listReviews, all', (db) => listReviews(db, { limit }));
+
+    // The heavy host answers ~2k threads (10k at large) and asked about every 100th listing as a
+    // guest; the heavy guest has a thread with every listing. Without a role, both sides are read.
+    const conversationLists: [string, ConversationListOptions][] = [
+      ['listConversations as host', { userId: heavyHost, role: 'host', limit }],
+      ['listConversations as guest', { userId: heavyGuest, role: 'guest', limit }],
+      ['listConversations, both sides, heavy host', { userId: heavyHost, limit }],
+      ['listConversations, both sides, heavy guest', { userId: heavyGuest, limit }],
+    ];
+    for (const [name, options] of conversationLists) {
+      await shape(name, (db) => listConversationsOf(db, options));
+      const last = (await listConversationsOf(plain, options))[limit - 1];
+      if (!last) continue;
+      await shape(`${name}, cursor page`, (db) =>
+        listConversationsOf(db, { ...options, after: { activityAt: last.last_activity_at.toISOString(), id: last.id } }),
+      );
+    }
+    const longThread = heavyHostQuestion(LONG_THREAD_PROPERTY_ORDINAL);
+    await shape('getConversation of a long thread', (db) => findConversation(db, longThread, heavyHost));
+    await shape('listMessages of a long thread', (db) => listMessagesOf(db, longThread, { limit }));
+    const lastMessage = (await listMessagesOf(plain, longThread, { limit }))[limit - 1];
+    if (lastMessage) {
+      await shape('listMessages of a long thread, cursor page', (db) =>
+        listMessagesOf(db, longThread, { limit, after: { createdAt: lastMessage.created_at.toISOString(), id: lastMessage.id } }),
+      );
+    }
+    await shape('host response numbers of the heavy host', (db) => hostResponseCounts(db, [heavyHost]));
+
+    // The heavy guest keeps as many wishlists as MAX_WISHLISTS allows; the first is full and shared.
+    const fullWishlist = seedId(8, wishlistOrdinal(heavyGuestOrdinal(size), 0));
+    await shape('listWishlists of the heavy guest', (db) => listWishlists(db, { ownerId: heavyGuest, limit }));
+    await shape('getWishlist items of a full list', (db) => findWishlistItems(db, fullWishlist));
+    const shared = await plain.selectFrom('wishlists').select('share_token').where('id', '=', fullWishlist).executeTakeFirst();
+    if (shared?.share_token) await shape('getSharedWishlist', (db) => findSharedWishlist(db, shared.share_token!));
   } finally {
     if (options.withoutIndex) await client.query('rollback').catch(() => {});
     await client.end();

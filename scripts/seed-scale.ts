@@ -1,14 +1,15 @@
 /**
  * Data at scale for benchmarks and the EXPLAIN check (issue 14): users, listings
  * over ~50 real cities, stays over two past years and the next one, reviews of
- * past stays and payments of the paid ones, generated inside PostgreSQL by
+ * past stays and payments of the paid ones, conversations between guests and
+ * hosts, and wishlists, generated inside PostgreSQL by
  * INSERT … SELECT over generate_series (nothing crosses the wire but the
  * statements), in chunks so a progress bar can show rows/s and an ETA.
  *
  * Deterministic: every "random" choice is a hash of the row's ordinal
  * (hashint8), so two runs of a size produce the same rows, ids included
  * (`5eed000K-0000-4000-8000-<ordinal>`, K = 1 users, 2 listings, 3 stays,
- * 4 reviews, 5 payments).
+ * 4 reviews, 5 payments, 6 conversations, 7 messages, 8 wishlists).
  *
  * Constraints stay on and valid: stays of a listing are laid in disjoint slots
  * of the calendar, so the exclusion constraint never refuses one; prices follow
@@ -17,6 +18,12 @@
  * one shortcut: the ratings trigger is disabled while reviews are inserted (it
  * would update a listing once per review) and the aggregates are written once
  * afterwards, all in the same transaction, so nobody sees them disagree.
+ * A thread is one per guest and listing (conversations_guest_property_key),
+ * never with oneself, its guest writes first, its last activity is its newest
+ * message's time (as insertMessage and insertConversationHistory keep it) and
+ * each participant's read marker is the thread's activity at some moment; no
+ * owner has more wishlists, nor a list more listings, than the defaults of
+ * MAX_WISHLISTS and MAX_WISHLIST_ITEMS allow.
  *
  * Every generated user has the same password hash (of the demo password),
  * computed once by the caller: argon2 per user would take hours.
@@ -28,7 +35,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db, Tx } from '../db/index.js';
 
 /** Bump when the generated data changes shape, so an old seed is recognised as different. */
-export const SEED_VERSION = 1;
+export const SEED_VERSION = 2;
 
 export interface ScaleSize {
   users: number;
@@ -59,10 +66,44 @@ const POPULAR_STAYS = 150;
 const PAST_DAYS = 730;
 const SPAN_DAYS = 1095;
 
-/** The generated user who hosts every 100th listing (10k stays at large) and the guest of every 100th stay. */
+/**
+ * The heavy host hosts every 100th listing (10k stays at large); the heavy guest is the
+ * guest of every stay whose ordinal ends in 07: the 8th stay of each listing, a tenth of all.
+ */
 export const HEAVY_HOST_ORDINAL = 0;
 export const heavyGuestOrdinal = (size: ScaleSize) => size.users / 10;
-export const seedId = (kind: 1 | 2 | 3 | 4 | 5, ordinal: number) => `5eed000${kind}-0000-4000-8000-${ordinal.toString(16).padStart(12, '0')}`;
+export const seedId = (kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8, ordinal: number) => `5eed000${kind}-0000-4000-8000-${ordinal.toString(16).padStart(12, '0')}`;
+
+/**
+ * Conversations: a thread for a share (THREAD_SHARE, one in eight) of the
+ * guest-and-listing pairs that have stays, and for every pair of the heavy host's
+ * listings and of the heavy guest's stays, so those two have thousands (the heavy
+ * guest's are 20k of the 44k at medium). Besides, the heavy host asked as a guest
+ * about every 100th listing of others (no stay), and every 1000th of those
+ * questions grew into a LONG_THREAD of messages (pages of listMessages). One in
+ * four pairs would have added 40 % to the medium seed's time instead of 25 %.
+ */
+const THREAD_SHARE = 0.125;
+const LONG_THREAD = 200;
+/**
+ * A thread's ordinal is that of its pair's latest stay (p * 1000 + j, j < POPULAR_STAYS),
+ * or p * 1000 + QUESTION_SLOT for the heavy host's question about listing p; message k
+ * of thread t is t * MESSAGE_SLOTS + k.
+ */
+const QUESTION_SLOT = 999;
+const MESSAGE_SLOTS = 256;
+export const heavyHostQuestion = (propertyOrdinal: number) => seedId(6, propertyOrdinal * 1000 + QUESTION_SLOT);
+/** The heavy host's question about listing 50 (hosted by another) is a long thread. */
+export const LONG_THREAD_PROPERTY_ORDINAL = 50;
+
+/**
+ * Wishlists: every 5th user has one to three, and the heavy guest as many as
+ * MAX_WISHLISTS allows by default, the first of them full (MAX_WISHLIST_ITEMS'
+ * default) and shared. List k of user u has the ordinal u * 64 + k.
+ */
+export const HEAVY_GUEST_WISHLISTS = 50;
+export const FULL_WISHLIST_ITEMS = 100;
+export const wishlistOrdinal = (userOrdinal: number, k: number) => userOrdinal * 64 + k;
 
 function id(kind: number, ordinal: RawBuilder<unknown> | string): RawBuilder<string> {
   return sql<string>`('5eed000${sql.raw(String(kind))}-0000-4000-8000-' || lpad(to_hex(${sql.raw(String(ordinal))}), 12, '0'))::uuid`;
@@ -118,6 +159,19 @@ const COMMENTS = [
   'Comfortable beds, fast wifi.', 'Smaller than the photos suggest.', 'Lovely stay, thank you!', 'Check-in was easy and the area is great.',
 ];
 
+const QUESTIONS = [
+  'Hi! Is the flat quiet at night?', 'Hello, could we check in before 3 pm?', 'Is there parking nearby?',
+  'Would a cot be available for our baby?', 'How far is it from the station?', 'Is the kitchen equipped for cooking?',
+  'Hi, are pets allowed?', 'Could we leave our bags after check-out?',
+];
+const ANSWERS = [
+  'Yes, of course!', 'Happy to help: early check-in is fine once the cleaners are done.', 'There is a public car park two streets away.',
+  'Yes, I will have it ready for you.', 'About ten minutes on foot.', 'Fully equipped, dishwasher included.',
+  'Sorry, not this time.', 'Sure, until 6 pm.',
+];
+const FOLLOW_UPS = ['Thanks! One more thing: is there a lift?', 'Great, and is the wifi fast enough for video calls?', 'Just checking you saw my message?', 'Perfect, thank you!'];
+const WISHLIST_NAMES = ['Summer trips', 'Weekend ideas', 'With the kids', 'City breaks', 'Someday', 'Work trips', 'By the sea', 'Ski season'];
+
 const textArray = (values: string[]) => sql`array[${sql.join(values.map((v) => sql.lit(v)))}]::text[]`;
 
 export interface ScaleProgress {
@@ -128,7 +182,10 @@ export interface ScaleProgress {
 }
 
 export interface ScaleResult {
-  counts: Record<'users' | 'properties' | 'bookings' | 'payments' | 'reviews', number>;
+  counts: Record<
+    'users' | 'properties' | 'bookings' | 'payments' | 'reviews' | 'conversations' | 'conversation_participants' | 'messages' | 'wishlists' | 'wishlist_items',
+    number
+  >;
 }
 
 /** What the database holds now, as far as the seed is concerned. */
@@ -171,9 +228,15 @@ export async function seedAtScale(
   const stays = size.properties * size.staysPerProperty + popular * (POPULAR_STAYS - size.staysPerProperty);
   // About 61 % of stays end completed (two thirds of the calendar is past, 8 % of those cancelled).
   const reviewShare = Math.min(1, size.reviews / (stays * 0.61));
-  progress?.start(size.users + size.properties + stays * 2 + size.reviews);
+  // The heavy guest has a stay at every listing (the 8th of each), and ~3 messages per thread.
+  const threads = stays * THREAD_SHARE + size.properties * (1 - THREAD_SHARE) + size.properties / 100;
+  const wishlists = (size.users / 5) * 2 + HEAVY_GUEST_WISHLISTS;
+  progress?.start(size.users + size.properties + stays * 2 + size.reviews + threads * 6 + wishlists * 8);
 
-  const counts = { users: 0, properties: 0, bookings: 0, payments: 0, reviews: 0 };
+  const counts: ScaleResult['counts'] = {
+    users: 0, properties: 0, bookings: 0, payments: 0, reviews: 0,
+    conversations: 0, conversation_participants: 0, messages: 0, wishlists: 0, wishlist_items: 0,
+  };
   await db.transaction().execute(async (trx) => {
     // The planner's estimates for these statements are huge, so PostgreSQL would JIT-compile
     // each one: measured, that took 20 s a statement and the insert itself 4 s.
@@ -183,6 +246,8 @@ export async function seedAtScale(
       CITIES.map(([city, country, currency, lat, lon, base], n) => sql`(${sql.lit(n)}, ${sql.lit(city)}, ${sql.lit(country)}, ${sql.lit(currency)}, ${sql.lit(lat)}, ${sql.lit(lon)}, ${sql.lit(base)})`),
     )}`.execute(trx);
     await sql`alter table reviews disable trigger reviews_keep_property_ratings`.execute(trx);
+    await sql`create temporary table seed_thread (t bigint, property_id uuid, guest_id uuid, host_id uuid, booking_id uuid,
+      n int, at timestamptz[], host_sends boolean[]) on commit drop`.execute(trx);
 
     counts.users = await insertUsers(trx, size, options.passwordHash);
     progress?.advance(counts.users, 'users');
@@ -200,7 +265,16 @@ export async function seedAtScale(
       const r = await insertReviews(trx, lo, hi, reviewShare);
       counts.reviews += r;
       progress?.advance(r, 'reviews');
+      const c = await insertConversations(trx, size, lo, hi);
+      counts.conversations += c.conversations;
+      counts.conversation_participants += c.participants;
+      counts.messages += c.messages;
+      progress?.advance(c.conversations + c.participants + c.messages, 'conversations');
     }
+    const w = await insertWishlists(trx, size);
+    counts.wishlists = w.wishlists;
+    counts.wishlist_items = w.items;
+    progress?.advance(w.wishlists + w.items, 'wishlists');
 
     await sql`alter table reviews enable trigger reviews_keep_property_ratings`.execute(trx);
     // What the trigger would have written, once per listing.
@@ -360,4 +434,129 @@ async function insertReviews(trx: Tx, lo: number, hi: number, share: number): Pr
       and ((o.b / 1000) % 1000 = 1 or ${sql.raw(rnd('o.b', 30))} < ${sql.lit(share)})
   `.execute(trx);
   return Number(result.numAffectedRows ?? 0);
+}
+
+/**
+ * The threads of listings [lo, hi): picked into seed_thread with their messages'
+ * times and senders, then written as conversations, both participants and messages.
+ */
+async function insertConversations(
+  trx: Tx,
+  size: ScaleSize,
+  lo: number,
+  hi: number,
+): Promise<{ conversations: number; participants: number; messages: number }> {
+  const ordinal = `('x' || right(replace(s.id::text, '-', ''), 12))::bit(48)::bigint`;
+  const heavyHost = id(1, String(HEAVY_HOST_ORDINAL));
+  const heavyGuest = id(1, String(heavyGuestOrdinal(size)));
+  await sql`truncate seed_thread`.execute(trx);
+  // Message 1 is the guest's; each later one is the host's, or one in four times the guest's
+  // again (so some threads are never answered), after a gap: the host answers in minutes to
+  // hours, a guest follows up within a day. The thread ends `ends` (before the stay was booked,
+  // or some day of the last two years for a question), and each time counts back from it.
+  await sql`
+    insert into seed_thread (t, property_id, guest_id, host_id, booking_id, n, at, host_sends)
+    select th.t, th.property_id, th.guest_id, th.host_id, th.booking_id, m.n,
+      case when th.t % ${sql.lit(1000 * 1000)} = ${sql.lit(LONG_THREAD_PROPERTY_ORDINAL * 1000 + QUESTION_SLOT)}
+        then array(select e.ends - interval '3 hours' * (m.n - k) from generate_series(1, m.n) k)
+        else (array[e.ends - (o.off[m.n] - o.off[1]), e.ends - (o.off[m.n] - o.off[2]), e.ends - (o.off[m.n] - o.off[3]), e.ends - (o.off[m.n] - o.off[4])])[1:m.n] end,
+      case when th.t % ${sql.lit(1000 * 1000)} = ${sql.lit(LONG_THREAD_PROPERTY_ORDINAL * 1000 + QUESTION_SLOT)}
+        then array(select k % 2 = 0 from generate_series(1, m.n) k)
+        else (array[false, not m.guest2, not m.guest3, not m.guest4])[1:m.n] end
+    from (
+      select ${sql.raw(ordinal)} as t, s.property_id, s.guest_id, s.host_id, s.id as booking_id, s.created_at as anchor
+      from (
+        -- A pair's thread is linked to its latest stay, as ensureConversation links it.
+        select distinct on (guest_id, property_id) id, property_id, guest_id, host_id, created_at
+        from bookings where ${staysOf(lo, hi)}
+        order by guest_id, property_id, created_at desc, id desc
+      ) s
+      where s.host_id = ${heavyHost} or s.guest_id = ${heavyGuest} or ${sql.raw(rnd(ordinal, 40))} < ${sql.lit(THREAD_SHARE)}
+      union all
+      select p * 1000 + ${sql.lit(QUESTION_SLOT)}, pr.id, ${heavyHost}, pr.host_id, null,
+        now() - interval '1 day' * (1 + 700 * ${sql.raw(rnd('p', 47))})
+      from generate_series(${sql.lit(lo)}, ${sql.lit(hi - 1)}) p
+      join properties pr on pr.id = ${id(2, 'p')}
+      where p % 100 = 50
+    ) th,
+      lateral (select
+        case when th.t % ${sql.lit(1000 * 1000)} = ${sql.lit(LONG_THREAD_PROPERTY_ORDINAL * 1000 + QUESTION_SLOT)} then ${sql.lit(LONG_THREAD)}
+          else 2 + floor(${sql.raw(rnd('th.t', 41))} * 3)::int end as n,
+        ${sql.raw(rnd('th.t', 42))} < 0.25 as guest2, ${sql.raw(rnd('th.t', 43))} < 0.25 as guest3, ${sql.raw(rnd('th.t', 44))} < 0.25 as guest4) m,
+      lateral (select
+        case when m.guest2 then 10 + 1440 * ${sql.raw(rnd('th.t', 45))} else 5 + 720 * ${sql.raw(rnd('th.t', 45))} ^ 2 end as gap2,
+        case when m.guest3 then 10 + 1440 * ${sql.raw(rnd('th.t', 46))} else 5 + 720 * ${sql.raw(rnd('th.t', 46))} ^ 2 end as gap3,
+        case when m.guest4 then 10 + 1440 * ${sql.raw(rnd('th.t', 47))} else 5 + 720 * ${sql.raw(rnd('th.t', 47))} ^ 2 end as gap4) g,
+      -- Each message's time after the first, in whole milliseconds as the API writes times.
+      lateral (select array[interval '0', interval '1 millisecond' * round(60000 * g.gap2), interval '1 millisecond' * round(60000 * (g.gap2 + g.gap3)),
+        interval '1 millisecond' * round(60000 * (g.gap2 + g.gap3 + g.gap4))] as off) o,
+      lateral (select date_trunc('milliseconds', th.anchor - interval '1 minute' * (5 + 360 * ${sql.raw(rnd('th.t', 48))})) as ends) e
+  `.execute(trx);
+
+  const conversations = await sql`
+    insert into conversations (id, property_id, guest_id, host_id, booking_id, created_at, last_activity_at)
+    select ${id(6, 't')}, property_id, guest_id, host_id, booking_id, at[1], at[n] from seed_thread
+  `.execute(trx);
+  // Each participant read the thread up to its newest message, or (some) up to the one before,
+  // and a few hosts never opened it: a read marker is the thread's last activity when it was set.
+  const participants = await sql`
+    insert into conversation_participants (conversation_id, user_id, role, last_read_at)
+    select ${id(6, 't')}, guest_id, 'guest', case when ${sql.raw(rnd('t', 50))} < 0.8 then at[n] else at[n - 1] end from seed_thread
+    union all
+    select ${id(6, 't')}, host_id, 'host',
+      case when ${sql.raw(rnd('t', 51))} < 0.7 then at[n] when ${sql.raw(rnd('t', 51))} < 0.9 then at[n - 1] end
+    from seed_thread
+  `.execute(trx);
+  const messages = await sql`
+    insert into messages (id, conversation_id, sender_id, body, created_at)
+    select ${id(7, `t * ${MESSAGE_SLOTS} + k`)}, ${id(6, 't')}, case when host_sends[k] then host_id else guest_id end,
+      case when k = 1 then (${textArray(QUESTIONS)})[1 + (t + k) % ${sql.lit(QUESTIONS.length)}]
+        when host_sends[k] then (${textArray(ANSWERS)})[1 + (t + k) % ${sql.lit(ANSWERS.length)}]
+        else (${textArray(FOLLOW_UPS)})[1 + (t + k) % ${sql.lit(FOLLOW_UPS.length)}] end,
+      at[k]
+    from seed_thread, generate_series(1, n) k
+  `.execute(trx);
+  return {
+    conversations: Number(conversations.numAffectedRows ?? 0),
+    participants: Number(participants.numAffectedRows ?? 0),
+    messages: Number(messages.numAffectedRows ?? 0),
+  };
+}
+
+/**
+ * Wishlists of every 5th user (one to three, a few shared) and of the heavy guest, with
+ * listings spread over the generated ones (a stride of 197 never repeats one within a list).
+ */
+async function insertWishlists(trx: Tx, size: ScaleSize): Promise<{ wishlists: number; items: number }> {
+  const heavy = heavyGuestOrdinal(size);
+  await sql`
+    create temporary table seed_wishlist on commit drop as
+    select ${sql.raw(`u * 64 + k`)} as w, u, k, created,
+      case when u = ${sql.lit(heavy)} and k = 0 then ${sql.lit(FULL_WISHLIST_ITEMS)}
+        when u = ${sql.lit(heavy)} then 1 + floor(${sql.raw(rnd('u * 64 + k', 61))} * 30)::int
+        else 1 + floor(${sql.raw(rnd('u * 64 + k', 61))} ^ 2 * 20)::int end as items
+    from generate_series(0, ${sql.lit(size.users - 1)}) u,
+      lateral generate_series(0, case when u = ${sql.lit(heavy)} then ${sql.lit(HEAVY_GUEST_WISHLISTS - 1)}
+        when u % 5 = 3 then floor(${sql.raw(rnd('u', 60))} * 3)::int else -1 end) k,
+      lateral (select date_trunc('milliseconds', now() - interval '1 day' * (10 + 600 * ${sql.raw(rnd('u * 64 + k', 62))})) as created) c
+  `.execute(trx);
+  const wishlists = await sql`
+    insert into wishlists (id, owner_id, name, share_token, created_at, updated_at)
+    select ${id(8, 'w')}, ${id(1, 'u')},
+      (${textArray(WISHLIST_NAMES)})[1 + k % ${sql.lit(WISHLIST_NAMES.length)}]
+        || case when k >= ${sql.lit(WISHLIST_NAMES.length)} then ' (' || (1 + k / ${sql.lit(WISHLIST_NAMES.length)}) || ')' else '' end,
+      -- 43 base64url characters, as a link token is; the heavy guest's full list is shared.
+      case when (u = ${sql.lit(heavy)} and k = 0) or ${sql.raw(rnd('w', 63))} < 0.2
+        then rtrim(translate(encode(sha256(convert_to('seed-wishlist-' || w, 'UTF8')), 'base64'), '+/', '-_'), '=') end,
+      created, date_trunc('milliseconds', created + (now() - created) * 0.9)
+    from seed_wishlist
+  `.execute(trx);
+  // Added one after another between the list's creation and its last change.
+  const items = await sql`
+    insert into wishlist_items (wishlist_id, property_id, added_at)
+    select ${id(8, 'w')}, ${id(2, `((hashint8(w) & 2147483647) + i * 197) % ${size.properties}`)},
+      date_trunc('milliseconds', created + (now() - created) * 0.9 * (i + 1) / items)
+    from seed_wishlist, generate_series(0, items - 1) i
+  `.execute(trx);
+  return { wishlists: Number(wishlists.numAffectedRows ?? 0), items: Number(items.numAffectedRows ?? 0) };
 }
