@@ -214,7 +214,7 @@ export async function insertMessage(
     }))
     .returning(messageColumns)
     .executeTakeFirstOrThrow();
-  await trx.updateTable('conversations').set({ last_activity_at: message.created_at }).where('id', '=', input.conversationId).execute();
+  // The thread's last activity follows: the trigger messages_move_conversation_activity moves it to this message's time.
   return { message, first: earlier === undefined };
 }
 
@@ -368,10 +368,10 @@ export async function hostResponseCounts(db: Db | Tx, hostIds: readonly string[]
             min(m.created_at) filter (where m.sender_id = c.host_id) as answered_at
           from messages m where m.conversation_id = c.id) f
       where c.host_id in (${sql.join(hostIds.map((id) => sql`${id}::uuid`))})
-        -- A thread's last activity is its newest message's time (insertMessage moves it to each
-        -- new message, always later than the one before; insertConversationHistory sets it to the
-        -- newest one's), so a thread last active before the window has no message in it: the same
-        -- answer, from a range of conversations_host_activity_idx instead of all the host's threads.
+        -- A thread's last activity is never older than its newest message (the trigger
+        -- messages_move_conversation_activity moves it forward on every insert), so a thread last
+        -- active before the window has no message in it: the same answer, from a range of
+        -- conversations_host_activity_idx instead of all the host's threads.
         and c.last_activity_at >= now() - make_interval(days => ${days})
     )
     select host_id::text as host_id, count(*)::int as conversations, count(answered_at)::int as answered,

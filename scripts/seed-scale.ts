@@ -15,12 +15,14 @@
  * of the calendar, so the exclusion constraint never refuses one; prices follow
  * handlers/bookings/rules.ts (subtotal = nights × rate, the service fee's
  * rounding); a review is of a completed stay, one per stay, by its guest. The
- * one shortcut: the ratings trigger is disabled while reviews are inserted (it
+ * shortcuts: the ratings trigger is disabled while reviews are inserted (it
  * would update a listing once per review) and the aggregates are written once
- * afterwards, all in the same transaction, so nobody sees them disagree.
+ * afterwards, all in the same transaction, so nobody sees them disagree; the
+ * trigger that moves a thread's last activity to its messages is disabled
+ * while they are inserted, the threads being written with it already.
  * A thread is one per guest and listing (conversations_guest_property_key),
  * never with oneself, its guest writes first, its last activity is its newest
- * message's time (as insertMessage and insertConversationHistory keep it) and
+ * message's time (as the trigger and insertConversationHistory keep it) and
  * each participant's read marker is the thread's activity at some moment; no
  * owner has more wishlists, nor a list more listings, than the defaults of
  * MAX_WISHLISTS and MAX_WISHLIST_ITEMS allow.
@@ -246,6 +248,9 @@ export async function seedAtScale(
       CITIES.map(([city, country, currency, lat, lon, base], n) => sql`(${sql.lit(n)}, ${sql.lit(city)}, ${sql.lit(country)}, ${sql.lit(currency)}, ${sql.lit(lat)}, ${sql.lit(lon)}, ${sql.lit(base)})`),
     )}`.execute(trx);
     await sql`alter table reviews disable trigger reviews_keep_property_ratings`.execute(trx);
+    // Threads are inserted with their last activity already set to their newest message's
+    // time: the trigger would only look each message's thread up to find nothing to move.
+    await sql`alter table messages disable trigger messages_move_conversation_activity`.execute(trx);
     await sql`create temporary table seed_thread (t bigint, property_id uuid, guest_id uuid, host_id uuid, booking_id uuid,
       n int, at timestamptz[], host_sends boolean[]) on commit drop`.execute(trx);
 
@@ -277,6 +282,7 @@ export async function seedAtScale(
     progress?.advance(w.wishlists + w.items, 'wishlists');
 
     await sql`alter table reviews enable trigger reviews_keep_property_ratings`.execute(trx);
+    await sql`alter table messages enable trigger messages_move_conversation_activity`.execute(trx);
     // What the trigger would have written, once per listing.
     await sql`
       update properties set rating_sum = agg.sum, review_count = agg.n

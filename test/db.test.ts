@@ -24,9 +24,9 @@ const TABLES = [
   'blocked_nights', 'bookings', 'conversation_admin_reads', 'conversation_participants', 'conversations', 'idempotency_keys', 'messages',
   'notifications', 'payment_events', 'payments', 'properties', 'refunds', 'reviews', 'seed_marker', 'sessions', 'users', 'wishlist_items', 'wishlists',
 ];
-/** What the newest migration adds (the wishlists and their items, and their indexes), which migrating one step down removes. */
-const NEWEST_TABLES = ['wishlist_items', 'wishlists'];
-const NEWEST_INDEX = 'wishlists_owner_idx';
+/** What the newest migration adds (the trigger that moves a conversation's last activity to its messages, no table), which migrating one step down removes. */
+const NEWEST_TABLES: string[] = [];
+const NEWEST_TRIGGER = 'messages_move_conversation_activity';
 
 /** The SQLSTATE a failed query reports, or undefined when it succeeds. */
 async function sqlState(query: Promise<unknown>): Promise<string | undefined> {
@@ -43,8 +43,8 @@ async function tableNames(db: Db): Promise<string[]> {
   return tables.map((table) => table.name).sort();
 }
 
-async function hasIndex(db: Db, name: string): Promise<boolean> {
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_indexes where indexname = ${name}`.execute(db);
+async function hasTrigger(db: Db, name: string): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_trigger where tgname = ${name}`.execute(db);
   return rows[0]?.n === 1;
 }
 
@@ -119,10 +119,10 @@ describe.each(engines)('database on $kind', (engine) => {
     expect(await tableNames(db)).toEqual(TABLES);
     expect(await migrateToLatest(db)).toEqual([]);
 
-    expect(await hasIndex(db, NEWEST_INDEX)).toBe(true);
+    expect(await hasTrigger(db, NEWEST_TRIGGER)).toBe(true);
     expect(await migrateDown(db)).toEqual(MIGRATIONS.slice(-1));
     expect(await tableNames(db)).toEqual(TABLES.filter((table) => !NEWEST_TABLES.includes(table)));
-    expect(await hasIndex(db, NEWEST_INDEX)).toBe(false);
+    expect(await hasTrigger(db, NEWEST_TRIGGER)).toBe(false);
     expect(await migrateDown(db, Infinity)).toEqual(MIGRATIONS.slice(0, -1).reverse());
     expect(await tableNames(db)).toEqual([]);
 
@@ -299,6 +299,33 @@ describe.each(engines)('database on $kind', (engine) => {
     expect(await sqlState(review(benStay, ben, 6))).toBe('23514');
     expect(await sqlState(db.insertInto('reviews').values({ booking_id: benStay, property_id: propertyId, author_id: ben, rating: 3, comment: '   ' }).execute())).toBe('23514');
     expect(await aggregates()).toMatchObject({ rating_sum: 0, review_count: 0 });
+  });
+
+  it('moves a conversation\'s last activity forward to each newer message, whoever inserts it, and never back', async () => {
+    const hostId = await insertUser(db);
+    const guestId = await insertUser(db, { role: 'guest' });
+    const { id: propertyId } = await db.insertInto('properties').values(propertyValues(hostId)).returning('id').executeTakeFirstOrThrow();
+    const startedAt = new Date('2026-03-01T10:00:00.000Z');
+    const { id: conversationId } = await db
+      .insertInto('conversations')
+      .values({ property_id: propertyId, guest_id: guestId, host_id: hostId, created_at: startedAt, last_activity_at: startedAt })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const lastActivity = async () =>
+      (await db.selectFrom('conversations').select('last_activity_at').where('id', '=', conversationId).executeTakeFirstOrThrow()).last_activity_at.toISOString();
+    const message = (senderId: string, at: string) =>
+      db.insertInto('messages').values({ conversation_id: conversationId, sender_id: senderId, body: 'Hello', created_at: new Date(at) }).execute();
+
+    await message(guestId, '2026-03-02T09:00:00.000Z');
+    expect(await lastActivity()).toBe('2026-03-02T09:00:00.000Z');
+    await message(hostId, '2026-03-02T09:30:00.250Z');
+    expect(await lastActivity()).toBe('2026-03-02T09:30:00.250Z');
+    // A message from before (an import of old history) leaves it where it is.
+    await message(guestId, '2026-03-01T12:00:00.000Z');
+    expect(await lastActivity()).toBe('2026-03-02T09:30:00.250Z');
+    // So no message of the thread is newer than its last activity, which the inbox and the hosts' response numbers rely on.
+    const { newest } = await db.selectFrom('messages').select((eb) => eb.fn.max('created_at').as('newest')).where('conversation_id', '=', conversationId).executeTakeFirstOrThrow();
+    expect(new Date(newest as Date).toISOString()).toBe(await lastActivity());
   });
 
   it('rolls back a failed transaction and keeps serving', async () => {

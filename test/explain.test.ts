@@ -74,8 +74,9 @@ describe('db:seed --size medium', () => {
       await count(`select count(*)::int as n from payments p join bookings b on b.id = p.booking_id
         where b.status not in ('confirmed', 'completed') or p.amount <> b.total`),
     ).toBe(0);
-    // The ratings trigger is on again.
+    // The ratings trigger and the conversations' activity trigger are on again.
     expect(await count(`select count(*)::int as n from pg_trigger where tgname = 'reviews_keep_property_ratings' and tgenabled = 'O'`)).toBe(1);
+    expect(await count(`select count(*)::int as n from pg_trigger where tgname = 'messages_move_conversation_activity' and tgenabled = 'O'`)).toBe(1);
   });
 
   it('writes threads as the API would have: the guest first, last activity at the newest message, both participants', async () => {

@@ -15,6 +15,7 @@ import * as searchIndexes from './2026-11-30T1400-search-indexes.js';
 import * as requestToBook from './2026-12-01T0900-request-to-book.js';
 import * as wishlists from './2026-12-01T1100-wishlists.js';
 import * as conversations from './2026-12-01T1000-conversations.js';
+import * as conversationActivity from './2026-12-01T1200-conversation-activity.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-24T1200-users-and-sessions': usersAndSessions,
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T0900-request-to-book': requestToBook,
   '2026-12-01T1100-wishlists': wishlists,
   '2026-12-01T1000-conversations': conversations,
+  '2026-12-01T1200-conversation-activity': conversationActivity,
 };
