@@ -217,7 +217,7 @@ export async function explainServedQueries(databaseUrl: string, options: Explain
 
     const hostPage = await listBookings(plain, { hostId: heavyHost, limit });
     const guestPage = await listBookings(plain, { guestId: heavyGuest, limit });
-    await shape('listBookings as host (10k stays)', (db) => listBookings(db, { hostId: heavyHost, limit }));
+    await shape('listBookings as host (1% of stays)', (db) => listBookings(db, { hostId: heavyHost, limit }));
     if (hostPage[limit - 1]) {
       const last = hostPage[limit - 1]!;
       await shape('listBookings as host, cursor page', (db) =>
@@ -225,7 +225,7 @@ export async function explainServedQueries(databaseUrl: string, options: Explain
       );
     }
     await shape('listBookings as host, status=upcoming', (db) => listBookings(db, { hostId: heavyHost, status: 'confirmed', limit }));
-    await shape('listBookings as guest (10k stays)', (db) => listBookings(db, { guestId: heavyGuest, limit }));
+    await shape('listBookings as guest (10% of stays)', (db) => listBookings(db, { guestId: heavyGuest, limit }));
     if (guestPage[limit - 1]) {
       const last = guestPage[limit - 1]!;
       await shape('listBookings as guest, cursor page', (db) =>
