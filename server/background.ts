@@ -6,6 +6,7 @@
  * jobs, and their close, which lets running jobs finish first.
  */
 import type { Db } from '../db/index.js';
+import { announceBooking } from '../handlers/events.js';
 import type { Config } from './config.js';
 import { createMailer, type Mailer } from './mail.js';
 import type { LiveEvents } from './events.js';
@@ -52,7 +53,8 @@ export function startBackground(options: { config: Config; db: Db; work: boolean
   const { config, db, log } = options;
   const provider = createPaymentProvider(config);
   const mailer = createMailer({ smtpUrl: config.smtpUrl, outboxDir: config.mailOutboxDir, from: config.mailFrom });
-  const context = (enqueue: JobRunner['enqueue']): JobContext => ({ db, config, provider, mailer, enqueue, events: options.events, log });
+  const bookingChanged = (bookingId: string) => announceBooking({ db, events: options.events, log }, bookingId);
+  const context = (enqueue: JobRunner['enqueue']): JobContext => ({ db, config, provider, mailer, enqueue, bookingChanged, log });
   const works = options.work || !config.redisUrl;
   // When the queues find a Redis that lost its jobs (it restarted empty), a worker
   // starts the jobs of everything owed at once, instead of leaving them to the

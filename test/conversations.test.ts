@@ -373,7 +373,7 @@ describe('the new_messages job', () => {
       },
       close() {},
     };
-    const ctx: JobContext = { db, config: server.deps.config, provider: server.deps.payments, events: server.deps.events, mailer, enqueue: async (jobs) => void enqueued.push(...jobs), log: () => {} };
+    const ctx: JobContext = { db, config: server.deps.config, provider: server.deps.payments, bookingChanged: async () => {}, mailer, enqueue: async (jobs) => void enqueued.push(...jobs), log: () => {} };
     expect(await runMessageDigest(ctx, digest!.id, false)).toBe(true);
     expect(sentTexts).toHaveLength(1);
     expect(sentTexts[0]).toContain('before');

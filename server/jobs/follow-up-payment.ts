@@ -6,7 +6,6 @@
  * second charge; with it, the charge is looked up.
  */
 import { lockPayment } from '../../db/payments.js';
-import { announceBooking } from '../../handlers/events.js';
 import { settleCharge } from '../payments/settle.js';
 import type { JobDefinition, JobRequest } from './job.js';
 
@@ -29,6 +28,6 @@ export const followUpPayment: JobDefinition = {
       return settleCharge(trx, payment, outcome);
     });
     await ctx.enqueue(jobs);
-    if (confirmed) await announceBooking({ db: ctx.db, events: ctx.events, log: ctx.log }, confirmed);
+    if (confirmed) await ctx.bookingChanged(confirmed);
   },
 };

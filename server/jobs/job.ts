@@ -4,9 +4,15 @@
  */
 import type { Db } from '../../db/index.js';
 import type { Config } from '../config.js';
-import type { LiveEvents } from '../events.js';
 import type { Mailer } from '../mail.js';
 import type { PaymentProvider } from '../payments/provider.js';
+
+/**
+ * How long a claim on a notification lasts (both email jobs take one): longer than
+ * a send may take (the SMTP transport gives up within about 20 s, server/mail.ts),
+ * short enough that a notification whose worker died goes out soon after.
+ */
+export const SEND_LEASE_SECONDS = 30;
 
 export type JobName = 'execute-refund' | 'follow-up-payment' | 'send-notification';
 
@@ -24,8 +30,12 @@ export interface JobContext {
   mailer: Mailer;
   /** To start the jobs a job's transaction made owed. */
   enqueue(jobs: JobRequest[]): Promise<void>;
-  /** Live events to tell users what a job changed, after its transaction has committed. */
-  events: LiveEvents;
+  /**
+   * Tells a booking's guest and host (live events) that a job changed it, after the job's
+   * transaction has committed. Given by whoever starts the jobs (background.ts), so a job
+   * does not reach up into the handlers that say who is told and what they see.
+   */
+  bookingChanged(bookingId: string): Promise<void>;
   log: (line: Record<string, unknown>) => void;
 }
 

@@ -11,8 +11,7 @@
 import { findNotificationSchedule, loadMessageDigest, queueMessageDigest, skipNotification } from '../../db/conversations.js';
 import { claimNotification, closeUndeliverable, markNotificationAttemptFailed, markNotificationSent } from '../../db/notifications.js';
 import { renderMessageDigest } from '../mail.js';
-import type { JobContext } from './job.js';
-import { SEND_LEASE_SECONDS } from './send-notification.js';
+import { SEND_LEASE_SECONDS, type JobContext } from './job.js';
 
 /** Whether `id` is a digest (then this ran it); false leaves it to the booking notifications' path. */
 export async function runMessageDigest(ctx: JobContext, id: string, final: boolean): Promise<boolean> {

@@ -11,14 +11,7 @@
 import { claimNotification, closeUndeliverable, loadNotificationContext, markNotificationAttemptFailed, markNotificationSent } from '../../db/notifications.js';
 import { renderNotification } from '../mail.js';
 import { runMessageDigest } from './send-message-digest.js';
-import type { JobDefinition } from './job.js';
-
-/**
- * How long a claim lasts: longer than a send may take (the SMTP transport gives up
- * within about 20 s, server/mail.ts), short enough that a notification whose
- * worker died goes out soon after.
- */
-export const SEND_LEASE_SECONDS = 30;
+import { SEND_LEASE_SECONDS, type JobDefinition } from './job.js';
 
 export const sendNotification: JobDefinition = {
   retries: 5,
