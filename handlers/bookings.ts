@@ -163,6 +163,16 @@ async function assertHoldLimits(trx: Tx, guestId: string, stay: Stay & { propert
 
 const NO_SUCH_BOOKING = 'No such booking.';
 
+/**
+ * After a booking's change has committed, the one way every writer ends: start the jobs
+ * it owes, drop its listing's cached calendar, and tell its guest and host.
+ */
+async function bookingChanged(ctx: RequestContext, booking: { id: string; property_id: string }, jobs: JobRequest[]): Promise<void> {
+  await startJobs(ctx, jobs);
+  await ctx.deps.cache.bump({ property: booking.property_id, stays: true });
+  await publishBookingUpdated(ctx, booking.id);
+}
+
 type BookingOperation =
   | 'createBooking' | 'getBooking' | 'listBookings' | 'updateBooking' | 'cancelBooking' | 'acceptBooking' | 'declineBooking';
 
@@ -196,11 +206,9 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
         return { status: 201 as const, body: bookingRowToBooking(row), headers: { Location: `/bookings/${row.id}` } };
       },
     );
-    await ctx.deps.cache.bump({ property: body.property_id, stays: true });
-    if (done) {
-      await startJobs(ctx, done.jobs);
-      await publishBookingUpdated(ctx, reply.body.id);
-    }
+    if (done) await bookingChanged(ctx, reply.body, done.jobs);
+    // A replay: nothing new to start or tell; the listing's cache is dropped as on the first answer.
+    else await ctx.deps.cache.bump({ property: body.property_id, stays: true });
     return reply;
   },
 
@@ -258,9 +266,7 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
       const row = await updateBookingRow(trx, booking.id, { ...stay, ...price });
       return { reply: { status: 200 as const, body: bookingRowToBooking(row) }, jobs };
     }).then(async ({ reply, jobs }) => {
-      await startJobs(ctx, jobs);
-      await ctx.deps.cache.bump({ property: reply.body.property_id, stays: true });
-      await publishBookingUpdated(ctx, reply.body.id);
+      await bookingChanged(ctx, reply.body, jobs);
       return reply;
     });
   },
@@ -296,11 +302,8 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
         : [];
       return { value: cancelled, jobs: [...refund.jobs, ...(await notifyCancelled(trx, cancelled)), ...toHost] };
     });
-    await startJobs(ctx, jobs);
-    await ctx.deps.cache.bump({ property: row.property_id, stays: true });
-    const booking = bookingRowToBooking(row);
-    await publishBookingUpdated(ctx, booking.id);
-    return { status: 200, body: booking };
+    await bookingChanged(ctx, row, jobs);
+    return { status: 200, body: bookingRowToBooking(row) };
   },
 
   async acceptBooking({ path }, ctx) {
@@ -315,12 +318,9 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
       const owed = await notify(trx, [{ kind: 'booking_accepted', recipientId: booking.guest_id, bookingId: booking.id }]);
       return { row: accepted, jobs: owed };
     });
-    await startJobs(ctx, jobs);
-    // The calendar's cached answer lived until the request's deadline; the hold now lapses sooner.
-    await ctx.deps.cache.bump({ property: row.property_id, stays: true });
-    const body = bookingRowToBooking(row);
-    await publishBookingUpdated(ctx, body.id);
-    return { status: 200, body };
+    // Its bump matters: the calendar's cached answer lived until the request's deadline; the hold now lapses sooner.
+    await bookingChanged(ctx, row, jobs);
+    return { status: 200, body: bookingRowToBooking(row) };
   },
 
   async declineBooking({ path, body: input }, ctx) {
@@ -332,10 +332,7 @@ export const bookingHandlers: ResourceHandlers<BookingOperation> = {
       const owed = await notify(trx, [{ kind: 'booking_declined', recipientId: booking.guest_id, bookingId: booking.id }]);
       return { row: declined, jobs: owed };
     });
-    await startJobs(ctx, jobs);
-    await ctx.deps.cache.bump({ property: row.property_id, stays: true });
-    const body = bookingRowToBooking(row);
-    await publishBookingUpdated(ctx, body.id);
-    return { status: 200, body };
+    await bookingChanged(ctx, row, jobs);
+    return { status: 200, body: bookingRowToBooking(row) };
   },
 };
