@@ -25,7 +25,6 @@
  * test/conversations-walk.test.ts runs this same walk against a test server.
  */
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient, createConfig, type Client } from '../generated/client/client/index.js';
@@ -33,25 +32,12 @@ import * as api from '../generated/client/sdk.gen.js';
 import type { Booking, Conversation, Message, Payment, Problem, Property } from '../generated/client/types.gen.js';
 import { addDays, utcToday } from '../server/dates.js';
 import { formatMoney } from '../server/mail.js';
-import { parseEml, type OutboxEmail } from './walk-payments.js';
-import { firstFreeRun, isEntryPoint, poll, printPrice, problemOf, registerAndSignIn, reporter } from './walk-support.js';
+import { firstFreeRun, isEntryPoint, printPrice, problemOf, registerAndSignIn, reporter, waitForEmail } from './walk-support.js';
 
 const DEMO_PASSWORD = 'demo-password';
 const NIGHTS = 3;
 /** How long an email may take (a job after the commit) before the walk calls it missing. */
 const EMAIL_WAIT_MS = 15_000;
-
-/** The email of this kind (the outbox names files `<kind>-<notification id>.eml`) that names the booking, once it is there. */
-async function waitForEmail(outboxDir: string, kind: string, bookingId: string): Promise<OutboxEmail | undefined> {
-  return poll(async () => {
-    const files = (await readdir(outboxDir).catch(() => [] as string[])).filter((file) => file.startsWith(`${kind}-`) && file.endsWith('.eml'));
-    for (const file of files) {
-      const email = parseEml(file, await readFile(path.join(outboxDir, file), 'latin1'));
-      if (email.text.includes(`Booking ${bookingId}`)) return email;
-    }
-    return undefined;
-  }, EMAIL_WAIT_MS);
-}
 
 export interface ConversationsWalkOptions {
   /** The server's REQUEST_EXPIRY_HOURS: how long the host has to answer. */
@@ -110,7 +96,7 @@ export async function walkConversations(baseUrl: string, options: ConversationsW
   /** Checks that the email of `kind` about the booking reached `to` and says `says`. */
   const checkEmail = async (kind: string, bookingId: string, to: string, says: string) => {
     if (!outboxDir) return say(`(no outbox given: the ${kind} email is not checked)`);
-    const email = await waitForEmail(outboxDir, kind, bookingId);
+    const email = await waitForEmail(outboxDir, kind, bookingId, EMAIL_WAIT_MS);
     if (email) say(`${email.file}: to ${email.to}, "${email.subject}"`);
     check(
       !!email && email.to === to && email.text.includes(says),

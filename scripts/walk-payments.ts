@@ -16,7 +16,6 @@
  * cancels both stays it made. test/payments-walk.test.ts runs the same walk.
  */
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { createClient, createConfig } from '../generated/client/client/index.js';
@@ -36,6 +35,7 @@ import {
   registerAndSignIn,
   reporter,
   runWalk,
+  waitForEmail,
   type NewUser,
 } from './walk-support.js';
 
@@ -81,7 +81,7 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
   check(paid.response.headers.get('Location') === `/payments/${payment.id}`, `Location: /payments/${payment.id}`);
   const confirmed = need((await api.getBooking({ client, auth: guest.token, path: { booking_id: stay.id } })).data, 'reading the booking');
   check(confirmed.status === 'confirmed', `GET /bookings/${stay.id}: ${confirmed.status}`);
-  const receipt = await waitForEmail(outboxDir, 'payment_receipt', stay.id);
+  const receipt = await waitForEmail(outboxDir, 'payment_receipt', stay.id, JOB_WAIT_MS);
   if (receipt) say(`${receipt.file}: to ${receipt.to}, "${receipt.subject}"`);
   check(!!receipt && receipt.to === guest.email && receipt.text.includes(formatMoney(payment.amount, payment.currency)), receipt
     ? `a receipt for ${formatMoney(payment.amount, payment.currency)} to ${guest.email}, naming booking ${stay.id}`
@@ -132,7 +132,7 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
   check(refundedPayment.refunded_amount === expected.amount && refundedPayment.status === status, `${status}, refunded_amount ${formatMoney(expected.amount, payment.currency)}`);
   const refund = refundedPayment.refunds[0];
   check(refundedPayment.refunds.length === 1 && refund?.status === 'succeeded' && refund.reason === 'cancellation' && refund.amount === expected.amount, `one refund, succeeded, reason cancellation (${refund?.provider_reference})`);
-  const refundEmail = await waitForEmail(outboxDir, 'refund_issued', stay.id);
+  const refundEmail = await waitForEmail(outboxDir, 'refund_issued', stay.id, JOB_WAIT_MS);
   if (refundEmail) say(`${refundEmail.file}: to ${refundEmail.to}, "${refundEmail.subject}"`);
   check(!!refundEmail && refundEmail.to === guest.email && refundEmail.text.includes(formatMoney(expected.amount, payment.currency)), refundEmail
     ? `a refund_issued email for ${formatMoney(expected.amount, payment.currency)}, naming booking ${stay.id}`
@@ -153,51 +153,6 @@ export async function walkPayments(url: string, outboxDir: string, print: (line:
     paid: { booking: stay, payment, refund: expected.amount },
     declined: { booking: unpaid, payment: need(failed, 'the declined payment') },
   };
-}
-
-export interface OutboxEmail {
-  file: string;
-  to: string;
-  subject: string;
-  text: string;
-}
-
-/** The email of this kind (the outbox names files `<kind>-<notification id>.eml`) whose text names the booking, once it is there. */
-async function waitForEmail(outboxDir: string, kind: string, bookingId: string): Promise<OutboxEmail | undefined> {
-  return poll(async () => {
-    const files = (await readdir(outboxDir).catch(() => [] as string[])).filter((file) => file.startsWith(`${kind}-`) && file.endsWith('.eml'));
-    for (const file of files) {
-      const email = parseEml(file, await readFile(path.join(outboxDir, file), 'latin1'));
-      if (email.text.includes(`Booking ${bookingId}`)) return email;
-    }
-    return undefined;
-  }, JOB_WAIT_MS);
-}
-
-/**
- * Reads a single-part text email as nodemailer writes it: folded headers with
- * RFC 2047 encoded words, and a body in quoted-printable (which breaks long
- * lines, ids included, with soft line breaks), base64 or plain. `raw` is the
- * file's bytes as latin1, one character per byte.
- */
-export function parseEml(file: string, raw: string): OutboxEmail {
-  const split = raw.search(/\r?\n\r?\n/);
-  const head = raw.slice(0, split).replace(/\r?\n[ \t]+/g, ' ');
-  const body = raw.slice(split).replace(/^\r?\n\r?\n/, '');
-  const header = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
-  const encoding = header('Content-Transfer-Encoding').toLowerCase();
-  const text = encoding === 'quoted-printable' ? utf8(unquote(body)) : encoding === 'base64' ? Buffer.from(body, 'base64').toString('utf8') : utf8(body);
-  return { file, to: decodeWords(header('To')), subject: decodeWords(header('Subject')), text };
-}
-
-const utf8 = (bytes: string) => Buffer.from(bytes, 'latin1').toString('utf8');
-const unquote = (qp: string) => qp.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-
-/** `=?UTF-8?Q?Receipt=3A_352=2E00?= =?UTF-8?Q?_EUR?=` -> `Receipt: 352.00 EUR` (whitespace between encoded words is dropped). */
-function decodeWords(value: string): string {
-  return value.replace(/\?=\s+=\?/g, '?==?').replace(/=\?[^?]+\?([QqBb])\?([^?]*)\?=/g, (_, encoding: string, text: string) =>
-    encoding.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : utf8(unquote(text.replaceAll('_', ' '))),
-  );
 }
 
 if (isEntryPoint(import.meta.url)) {

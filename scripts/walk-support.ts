@@ -3,10 +3,12 @@
  * and checking it (a mismatch is counted, the walk goes on), stopping when a
  * step the rest depends on fails, the refund a
  * cancellation policy allows (computed here, independently of the server), and
- * finding free nights. Used by walk-bookings, walk-payments, walk-reviews and
- * replay-webhook.
+ * finding free nights, and reading the emails the server wrote to its outbox. Used by
+ * walk-bookings, walk-payments, walk-reviews, walk-conversations and replay-webhook.
  */
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '../generated/client/client/index.js';
 import * as api from '../generated/client/sdk.gen.js';
@@ -158,5 +160,50 @@ export function runWalk(url: string, walk: () => Promise<{ mismatches: number }>
       console.error(`The walk stopped: ${error instanceof Error ? error.message : String(error)}`);
       process.exit(1);
     },
+  );
+}
+
+export interface OutboxEmail {
+  file: string;
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/** The email of this kind (the outbox names files `<kind>-<notification id>.eml`) whose text names the booking, once it is there (or undefined after `timeoutMs`). */
+export async function waitForEmail(outboxDir: string, kind: string, bookingId: string, timeoutMs = 15_000): Promise<OutboxEmail | undefined> {
+  return poll(async () => {
+    const files = (await readdir(outboxDir).catch(() => [] as string[])).filter((file) => file.startsWith(`${kind}-`) && file.endsWith('.eml'));
+    for (const file of files) {
+      const email = parseEml(file, await readFile(path.join(outboxDir, file), 'latin1'));
+      if (email.text.includes(`Booking ${bookingId}`)) return email;
+    }
+    return undefined;
+  }, timeoutMs);
+}
+
+/**
+ * Reads a single-part text email as nodemailer writes it: folded headers with
+ * RFC 2047 encoded words, and a body in quoted-printable (which breaks long
+ * lines, ids included, with soft line breaks), base64 or plain. `raw` is the
+ * file's bytes as latin1, one character per byte.
+ */
+export function parseEml(file: string, raw: string): OutboxEmail {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = raw.slice(0, split).replace(/\r?\n[ \t]+/g, ' ');
+  const body = raw.slice(split).replace(/^\r?\n\r?\n/, '');
+  const header = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
+  const encoding = header('Content-Transfer-Encoding').toLowerCase();
+  const text = encoding === 'quoted-printable' ? utf8(unquote(body)) : encoding === 'base64' ? Buffer.from(body, 'base64').toString('utf8') : utf8(body);
+  return { file, to: decodeWords(header('To')), subject: decodeWords(header('Subject')), text };
+}
+
+const utf8 = (bytes: string) => Buffer.from(bytes, 'latin1').toString('utf8');
+const unquote = (qp: string) => qp.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+/** `=?UTF-8?Q?Receipt=3A_352=2E00?= =?UTF-8?Q?_EUR?=` -> `Receipt: 352.00 EUR` (whitespace between encoded words is dropped). */
+function decodeWords(value: string): string {
+  return value.replace(/\?=\s+=\?/g, '?==?').replace(/=\?[^?]+\?([QqBb])\?([^?]*)\?=/g, (_, encoding: string, text: string) =>
+    encoding.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : utf8(unquote(text.replaceAll('_', ' '))),
   );
 }
