@@ -133,13 +133,18 @@ export async function expireLapsedHolds(trx: Tx, propertyId: string): Promise<st
   return (await expireLapsedRequests(trx, propertyId)).map((row) => row.id);
 }
 
+/** The transaction's time in whole milliseconds (what the API shows, and what cursors carry), as booking times are kept. */
+const transactionTime = () => sql<Date>`date_trunc('milliseconds', now())`;
+/** `seconds` after the transaction's time: a hold's or a request's deadline. */
+const secondsFromNow = (seconds: number) => sql<Date>`date_trunc('milliseconds', now()) + ${seconds} * interval '1 second'`;
+
 export type NewBooking = Omit<Insertable<Bookings>, 'status' | 'expires_at'>;
 
 /** A pending booking that holds its dates for `holdSeconds` from now (the database's now). */
 export async function insertPendingBooking(trx: Tx, row: NewBooking, holdSeconds: number): Promise<BookingRow> {
   return trx
     .insertInto('bookings')
-    .values({ ...row, status: 'pending', expires_at: sql`date_trunc('milliseconds', now()) + ${holdSeconds} * interval '1 second'` })
+    .values({ ...row, status: 'pending', expires_at: secondsFromNow(holdSeconds) })
     .returning(bookingColumns)
     .returning(effectiveStatus.as('status'))
     .executeTakeFirstOrThrow();
@@ -156,8 +161,8 @@ export async function insertRequestedBooking(trx: Tx, row: NewBooking, answerSec
     .values({
       ...row,
       status: 'requested',
-      requested_at: sql<Date>`date_trunc('milliseconds', now())`,
-      expires_at: sql<Date>`date_trunc('milliseconds', now()) + ${answerSeconds} * interval '1 second'`,
+      requested_at: transactionTime(),
+      expires_at: secondsFromNow(answerSeconds),
     })
     .returning(bookingColumns)
     .returning(effectiveStatus.as('status'))
@@ -174,8 +179,8 @@ export async function acceptRequestedBooking(trx: Tx, id: string, holdSeconds: n
     .updateTable('bookings')
     .set({
       status: 'pending',
-      expires_at: sql<Date>`date_trunc('milliseconds', now()) + ${holdSeconds} * interval '1 second'`,
-      responded_at: sql<Date>`date_trunc('milliseconds', now())`,
+      expires_at: secondsFromNow(holdSeconds),
+      responded_at: transactionTime(),
     })
     .where('id', '=', id)
     .returning(bookingColumns)
@@ -187,7 +192,7 @@ export async function acceptRequestedBooking(trx: Tx, id: string, holdSeconds: n
 export async function declineRequestedBooking(trx: Tx, id: string, reason: string): Promise<BookingRow> {
   return trx
     .updateTable('bookings')
-    .set({ status: 'declined', expires_at: null, responded_at: sql<Date>`date_trunc('milliseconds', now())`, decline_reason: reason })
+    .set({ status: 'declined', expires_at: null, responded_at: transactionTime(), decline_reason: reason })
     .where('id', '=', id)
     .returning(bookingColumns)
     .returning(effectiveStatus.as('status'))
@@ -223,7 +228,7 @@ export async function updateBookingRow(trx: Tx, id: string, changes: Updateable<
 export async function confirmBooking(trx: Tx | Db, id: string): Promise<BookingRow | undefined> {
   return trx
     .updateTable('bookings')
-    .set({ status: 'confirmed', expires_at: null, confirmed_at: sql`date_trunc('milliseconds', now())` })
+    .set({ status: 'confirmed', expires_at: null, confirmed_at: transactionTime() })
     .where('id', '=', id)
     .where('status', '=', 'pending')
     .returning(bookingColumns)
